@@ -1,0 +1,10 @@
+/* user-fcgi: the user service's FastCGI responder pool (started by spawn-fcgi). */
+#include "fcgi-apps/user/user.h"
+
+#include "lib/pool.h"
+#include "lib/banned.h"
+
+int main(void)
+{
+    return ms_pool_main(&user_service);
+}

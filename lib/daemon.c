@@ -1,0 +1,81 @@
+/* The service worker's loop: tick, sleep, back off, stop on SIGTERM. */
+#include "lib/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/cache.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/banned.h"
+
+#define MAX_BACKOFF_MS 5000
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Sleep ms unless a signal asks us to stop. */
+static void nap(int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+    while (!stop_requested && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int ms_daemon_main(const char *service, const struct ms_sql_stmt *sql, int nsql,
+                   ms_daemon_tick_fn *tick, void *ctx)
+{
+    struct ms_daemon d = { .service = service };
+    struct sigaction sa;
+    int backoff = 0, rc = 0;
+
+    if (ms_config_load(service) < 0)
+        return 78; /* EX_CONFIG */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d.db = ms_db_new(ms_config.database_url, sql, nsql, ms_config.db_connect_timeout_ms,
+                     ms_config.db_statement_timeout_ms);
+    d.cache = ms_cache_new(ms_config.redis_url, ms_config.redis_timeout_ms);
+    if (!d.db || !d.cache) {
+        rc = 1;
+        goto out;
+    }
+    ms_log(MS_LOG_INFO, "%s worker started", service);
+    while (!stop_requested) {
+        int done = tick(&d, ctx);
+
+        if (done > 0) {
+            backoff = 0;
+            continue;
+        }
+        if (done < 0) {
+            backoff = backoff ? backoff * 2 : ms_config.relay_interval_ms;
+            if (backoff > MAX_BACKOFF_MS)
+                backoff = MAX_BACKOFF_MS;
+            nap(backoff);
+            continue;
+        }
+        backoff = 0;
+        nap(ms_config.relay_interval_ms);
+    }
+    ms_log(MS_LOG_INFO, "%s worker stopped", service);
+out:
+    ms_cache_free(d.cache);
+    ms_db_free(d.db);
+    ms_config_release();
+    return rc;
+}

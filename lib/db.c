@@ -1,0 +1,383 @@
+/* PostgreSQL: one connection per worker, prepared statements, deadlines on
+ * every call, reconnect on the next call after a failure. */
+#include "lib/db.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/arena.h"
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/banned.h"
+
+/* how much longer than statement_timeout the client waits for an answer */
+#define CLIENT_MARGIN_MS 500
+#define TX_RETRIES 3
+
+struct ms_db {
+    char *url;
+    const struct ms_sql_stmt *stmts;
+    int nstmts;
+    int connect_timeout_ms;
+    int statement_timeout_ms;
+    PGconn *conn;
+    int in_tx;
+    char sqlstate[6];
+};
+
+void ms_db_pqclear(void *res)
+{
+    PQclear(res);
+}
+
+struct ms_db *ms_db_new(const char *url, const struct ms_sql_stmt *stmts, int n,
+                        int connect_timeout_ms, int statement_timeout_ms)
+{
+    struct ms_db *db = calloc(1, sizeof(*db));
+
+    if (!db)
+        return NULL;
+    db->url = strdup(url);
+    if (!db->url) {
+        free(db);
+        return NULL;
+    }
+    db->stmts = stmts;
+    db->nstmts = n;
+    db->connect_timeout_ms = connect_timeout_ms;
+    db->statement_timeout_ms = statement_timeout_ms;
+    return db;
+}
+
+static void drop(struct ms_db *db)
+{
+    if (db->conn)
+        PQfinish(db->conn);
+    db->conn = NULL;
+    db->in_tx = 0;
+}
+
+void ms_db_free(struct ms_db *db)
+{
+    if (!db)
+        return;
+    drop(db);
+    free(db->url);
+    free(db);
+}
+
+/* Wait until the connection's socket is readable (or writable): 1 ready,
+ * 0 deadline passed, -1 error. */
+static int wait_socket(PGconn *conn, int for_write, int64_t deadline_us)
+{
+    struct pollfd pfd = { .fd = PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
+
+    if (pfd.fd < 0)
+        return -1;
+    for (;;) {
+        int64_t left_ms = (deadline_us - ms_clock_mono_us()) / 1000;
+        int rc;
+
+        if (left_ms <= 0)
+            return 0;
+        rc = poll(&pfd, 1, (int)left_ms);
+        if (rc > 0)
+            return 1;
+        if (rc == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Collect the results of the query in flight until deadline; the last one
+ * goes to *out. 0, or MS_EUNAVAIL when the server does not answer in time or
+ * the connection broke (then it is dropped). */
+static int collect(struct ms_db *db, int64_t deadline_us, PGresult **out)
+{
+    PGresult *last = NULL, *r;
+
+    for (;;) {
+        if (!PQconsumeInput(db->conn))
+            goto lost;
+        while (!PQisBusy(db->conn)) {
+            r = PQgetResult(db->conn);
+            if (!r) {
+                *out = last;
+                if (!last)
+                    goto lost;
+                return MS_OK;
+            }
+            PQclear(last);
+            last = r;
+            if (PQstatus(db->conn) == CONNECTION_BAD)
+                goto lost;
+        }
+        int w = wait_socket(db->conn, 0, deadline_us);
+        if (w == 0) {
+            ms_log(MS_LOG_WARN, "postgresql did not answer within %d ms; dropping the connection",
+                   db->statement_timeout_ms + CLIENT_MARGIN_MS);
+            PQclear(last);
+            drop(db);
+            return MS_EUNAVAIL;
+        }
+        if (w < 0)
+            goto lost;
+    }
+lost:
+    ms_log(MS_LOG_WARN, "lost the postgresql connection: %s", PQerrorMessage(db->conn));
+    PQclear(last);
+    drop(db);
+    return MS_EUNAVAIL;
+}
+
+static int result_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Prepare every statement of the table on a fresh connection. */
+static int prepare_all(struct ms_db *db)
+{
+    for (int i = 0; i < db->nstmts; i++) {
+        int64_t deadline = ms_clock_mono_us() +
+                           (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
+        PGresult *r = NULL;
+        int rc;
+
+        if (!PQsendPrepare(db->conn, db->stmts[i].name, db->stmts[i].text,
+                           db->stmts[i].nparams, NULL)) {
+            ms_log(MS_LOG_WARN, "could not send PREPARE %s: %s", db->stmts[i].name,
+                   PQerrorMessage(db->conn));
+            drop(db);
+            return MS_EUNAVAIL;
+        }
+        rc = collect(db, deadline, &r);
+        if (rc < 0)
+            return rc;
+        if (!result_ok(r)) {
+            ms_log(MS_LOG_ERROR, "could not prepare %s: %s %s", db->stmts[i].name,
+                   PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "",
+                   PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "");
+            PQclear(r);
+            drop(db);
+            return MS_EINTERNAL;
+        }
+        PQclear(r);
+    }
+    return MS_OK;
+}
+
+int ms_db_connect(struct ms_db *db)
+{
+    char options[128];
+    const char *keys[] = { "dbname", "options", "application_name", NULL };
+    const char *vals[] = { db->url, options, ms_config.service ? ms_config.service : "microshop",
+                           NULL };
+    int64_t deadline = ms_clock_mono_us() + (int64_t)db->connect_timeout_ms * 1000;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    if (db->conn)
+        return MS_OK;
+    snprintf(options, sizeof options, "-c statement_timeout=%d -c TimeZone=UTC",
+             db->statement_timeout_ms);
+    db->conn = PQconnectStartParams(keys, vals, 1);
+    if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD)
+        goto fail;
+    while (st != PGRES_POLLING_OK) {
+        int w;
+
+        if (st == PGRES_POLLING_FAILED)
+            goto fail;
+        w = wait_socket(db->conn, st == PGRES_POLLING_WRITING, deadline);
+        if (w == 0) {
+            ms_log(MS_LOG_WARN, "could not connect to postgresql within %d ms",
+                   db->connect_timeout_ms);
+            drop(db);
+            return MS_EUNAVAIL;
+        }
+        if (w < 0)
+            goto fail;
+        st = PQconnectPoll(db->conn);
+    }
+    return prepare_all(db);
+fail:
+    ms_log(MS_LOG_WARN, "could not connect to postgresql: %s",
+           db->conn ? PQerrorMessage(db->conn) : "out of memory");
+    drop(db);
+    return MS_EUNAVAIL;
+}
+
+/* An idle connection whose socket is readable has been closed by the server
+ * (restart, idle kill) or holds a notice: consume it and drop the connection
+ * if it is dead, so the next statement goes out on a fresh one. */
+static void check_idle(struct ms_db *db)
+{
+    struct pollfd pfd;
+
+    if (!db->conn || db->in_tx)
+        return;
+    pfd.fd = PQsocket(db->conn);
+    pfd.events = POLLIN;
+    if (pfd.fd < 0 || (poll(&pfd, 1, 0) > 0 && (!PQconsumeInput(db->conn) ||
+                                                PQstatus(db->conn) == CONNECTION_BAD))) {
+        ms_log(MS_LOG_WARN, "postgresql closed the idle connection; reconnecting");
+        drop(db);
+    }
+}
+
+int ms_db_map_sqlstate(const char *s)
+{
+    if (!s || !*s)
+        return MS_EINTERNAL;
+    if (strcmp(s, "23505") == 0)
+        return MS_ECONFLICT;
+    if (strcmp(s, "57014") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+        strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 || strcmp(s, "53300") == 0)
+        return MS_EUNAVAIL;
+    if (strncmp(s, "22", 2) == 0 || strcmp(s, "23514") == 0)
+        return MS_EINVALID;
+    return MS_EINTERNAL;
+}
+
+static int run(struct ms_db *db, struct ms_arena *arena, const char *name, const char *sql,
+               int nparams, const char *const *params, PGresult **out)
+{
+    PGresult *r = NULL;
+    int64_t deadline;
+    int rc, sent;
+
+    if (out)
+        *out = NULL;
+    db->sqlstate[0] = '\0';
+    check_idle(db);
+    if (!db->conn) {
+        if (db->in_tx)
+            return MS_EUNAVAIL;
+        rc = ms_db_connect(db);
+        if (rc < 0)
+            return rc;
+    }
+    deadline = ms_clock_mono_us() + (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
+    if (name)
+        sent = PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    else
+        sent = PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        ms_log(MS_LOG_WARN, "could not send %s: %s", name ? name : "query",
+               PQerrorMessage(db->conn));
+        drop(db);
+        return MS_EUNAVAIL;
+    }
+    rc = collect(db, deadline, &r);
+    if (rc < 0)
+        return rc;
+    if (!result_ok(r)) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+        snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+        rc = ms_db_map_sqlstate(state);
+        /* a unique violation is an expected answer (409); the rest is worth a line */
+        ms_log(rc == MS_ECONFLICT ? MS_LOG_DEBUG : (rc == MS_EUNAVAIL ? MS_LOG_WARN : MS_LOG_ERROR),
+               "%s failed: %s %s", name ? name : "query", state ? state : "",
+               PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "");
+        PQclear(r);
+        if (PQstatus(db->conn) == CONNECTION_BAD)
+            drop(db);
+        return rc;
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        rc = PQntuples(r);
+    } else {
+        const char *n = PQcmdTuples(r);
+        rc = (n && *n) ? (int)strtol(n, NULL, 10) : 0;
+    }
+    if (out) {
+        *out = r;
+        if (arena)
+            ms_arena_defer(arena, ms_db_pqclear, r);
+    } else {
+        PQclear(r);
+    }
+    return rc;
+}
+
+int ms_db_exec(struct ms_db *db, struct ms_arena *arena, int stmt, const char *const *params,
+               PGresult **res)
+{
+    assert(stmt >= 0 && stmt < db->nstmts);
+    return run(db, arena, db->stmts[stmt].name, NULL, db->stmts[stmt].nparams, params, res);
+}
+
+int ms_db_exec_sql(struct ms_db *db, struct ms_arena *arena, const char *sql, int nparams,
+                   const char *const *params, PGresult **res)
+{
+    return run(db, arena, NULL, sql, nparams, params, res);
+}
+
+static int is_retryable(const struct ms_db *db)
+{
+    return strcmp(db->sqlstate, "40001") == 0 || strcmp(db->sqlstate, "40P01") == 0;
+}
+
+int ms_db_tx(struct ms_db *db, ms_db_tx_fn *fn, void *ctx)
+{
+    int rc = MS_EINTERNAL;
+
+    assert(!db->in_tx);
+    for (int attempt = 0; attempt <= TX_RETRIES; attempt++) {
+        rc = run(db, NULL, NULL, "BEGIN", 0, NULL, NULL);
+        if (rc < 0)
+            return rc;
+        db->in_tx = 1;
+        rc = fn(db, ctx);
+        if (rc >= 0) {
+            rc = run(db, NULL, NULL, "COMMIT", 0, NULL, NULL);
+            db->in_tx = 0;
+            if (rc >= 0)
+                return MS_OK;
+        } else if (db->conn) {
+            char state[6];
+
+            /* keep the failing statement's SQLSTATE across the ROLLBACK */
+            memcpy(state, db->sqlstate, sizeof state);
+            run(db, NULL, NULL, "ROLLBACK", 0, NULL, NULL);
+            memcpy(db->sqlstate, state, sizeof state);
+        }
+        db->in_tx = 0;
+        if (!db->conn || !is_retryable(db))
+            return rc;
+        ms_log(MS_LOG_WARN, "transaction retried after SQLSTATE %s", db->sqlstate);
+    }
+    return rc;
+}
+
+int ms_db_ping(struct ms_db *db)
+{
+    int64_t t0 = ms_clock_mono_us();
+    int rc = run(db, NULL, NULL, "SELECT 1", 0, NULL, NULL);
+
+    if (rc < 0)
+        return MS_EUNAVAIL;
+    return (int)((ms_clock_mono_us() - t0) / 1000);
+}
+
+const char *ms_db_last_sqlstate(const struct ms_db *db)
+{
+    return db->sqlstate;
+}
+
+const char *ms_db_get(const PGresult *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+        return NULL;
+    return PQgetvalue(res, row, col);
+}

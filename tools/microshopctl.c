@@ -1,0 +1,362 @@
+/* microshopctl: the operator's jobs from a shell.
+ *
+ *   microshopctl migrate <service> [--dir DIR]   apply migrations/<service>/NNN_*.sql
+ *   microshopctl set-role <email> <user|moderator|admin> [--force]
+ *
+ * Reads the same environment as the services (DATABASE_URL, REDIS_URL). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "lib/auth.h"
+#include "lib/cache.h"
+#include "lib/validate.h"
+#include "lib/banned.h"
+
+#define MAX_MIGRATIONS 512
+#define MIGRATE_LOCK "727002"
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: microshopctl migrate <service> [--dir DIR]\n"
+                    "       microshopctl set-role <email> <user|moderator|admin> [--force]\n"
+                    "environment: DATABASE_URL, REDIS_URL (set-role)\n");
+}
+
+static PGconn *connect_db(void)
+{
+    const char *url = getenv("DATABASE_URL");
+    PGconn *c;
+
+    if (!url || !*url) {
+        fprintf(stderr, "microshopctl: DATABASE_URL is not set\n");
+        return NULL;
+    }
+    c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "microshopctl: cannot connect to the database: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
+    return c;
+}
+
+/* Run sql (no parameters); 0 or -1 with the server's message printed. */
+static int exec_ok(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+    if (!ok)
+        fprintf(stderr, "microshopctl: %s failed: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* ---- migrate --------------------------------------------------------------- */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < mdlen && i < 32; i++)
+        snprintf(out + i * 2, 3, "%02x", md[i]);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted NNN_*.sql names of dir (malloc'd); count in *n. */
+static char **list_migrations(const char *dir, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = calloc(MAX_MIGRATIONS, sizeof(char *));
+
+    *n = 0;
+    if (!d || !names) {
+        if (d)
+            closedir(d);
+        free(names);
+        return NULL;
+    }
+    while ((e = readdir(d)) && *n < MAX_MIGRATIONS) {
+        size_t len = strlen(e->d_name);
+
+        if (len > 8 && strcmp(e->d_name + len - 4, ".sql") == 0 && e->d_name[0] >= '0' &&
+            e->d_name[0] <= '9' && strchr(e->d_name, '_'))
+            names[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)*n, sizeof(char *), cmp_names);
+    return names;
+}
+
+/* A database the Node service created has its tables and no
+ * schema_migrations: its 001 is taken as applied. */
+static const struct {
+    const char *service, *version, *table;
+} adopt[] = { { "user", "001", "users" } };
+
+static int create_journal(PGconn *c, const char *service, int *fresh)
+{
+    PGresult *r = PQexec(c, "SELECT to_regclass('public.schema_migrations') IS NULL");
+
+    *fresh = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    (void)service;
+    return exec_ok(c,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+                   "name text NOT NULL, checksum text NOT NULL, "
+                   "applied_at timestamptz NOT NULL DEFAULT now())",
+                   "creating schema_migrations");
+}
+
+static int table_exists(PGconn *c, const char *table)
+{
+    PGresult *r = PQexecParams(c, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
+                               (const char *[]){ table }, NULL, NULL, 0);
+    int yes = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+    PQclear(r);
+    return yes;
+}
+
+static int record(PGconn *c, const char *version, const char *name, const char *sum)
+{
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO schema_migrations (version, name, checksum) "
+                               "VALUES ($1, $2, $3)",
+                               3, NULL, (const char *[]){ version, name, sum }, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        fprintf(stderr, "microshopctl: recording %s failed: %s", name, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Apply or check one migration file. 1 applied, 0 already there, -1 error. */
+static int migrate_one(PGconn *c, const char *service, const char *dir, const char *name,
+                       int fresh)
+{
+    char path[8192], version[32], sum[65];
+    size_t len = 0, vlen = (size_t)(strchr(name, '_') - name);
+    char *sql;
+    PGresult *r;
+    int rc = -1;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(version, sizeof version, "%.*s", (int)(vlen < 31 ? vlen : 31), name);
+    sql = read_all(path, &len);
+    if (!sql) {
+        fprintf(stderr, "microshopctl: cannot read %s\n", path);
+        return -1;
+    }
+    sha256_hex(sql, len, sum);
+    r = PQexecParams(c, "SELECT checksum FROM schema_migrations WHERE version = $1", 1, NULL,
+                     (const char *[]){ version }, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        if (strcmp(PQgetvalue(r, 0, 0), sum) != 0)
+            fprintf(stderr,
+                    "microshopctl: %s was edited after it was applied (checksum differs); "
+                    "add a new migration instead\n",
+                    path);
+        else
+            rc = 0;
+        goto out;
+    }
+    for (size_t i = 0; fresh && i < sizeof adopt / sizeof adopt[0]; i++)
+        if (strcmp(adopt[i].service, service) == 0 && strcmp(adopt[i].version, version) == 0 &&
+            table_exists(c, adopt[i].table)) {
+            printf("  %s: adopted (the tables already exist)\n", name);
+            rc = record(c, version, name, sum) < 0 ? -1 : 1;
+            goto out;
+        }
+    if (exec_ok(c, "BEGIN", "BEGIN") < 0)
+        goto out;
+    if (exec_ok(c, sql, name) < 0 || record(c, version, name, sum) < 0) {
+        exec_ok(c, "ROLLBACK", "ROLLBACK");
+        goto out;
+    }
+    if (exec_ok(c, "COMMIT", "COMMIT") == 0) {
+        printf("  %s: applied\n", name);
+        rc = 1;
+    }
+out:
+    PQclear(r);
+    free(sql);
+    return rc;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    const char *service, *dir_arg = NULL;
+    char dir[4096];
+    char **names;
+    int n = 0, fresh = 0, rc = 0, applied = 0;
+    PGconn *c;
+
+    if (argc < 1)
+        return usage(), 2;
+    service = argv[0];
+    if (argc >= 3 && strcmp(argv[1], "--dir") == 0)
+        dir_arg = argv[2];
+    snprintf(dir, sizeof dir, "%s/%s", dir_arg ? dir_arg : "migrations", service);
+    names = list_migrations(dir, &n);
+    if (!names) {
+        fprintf(stderr, "microshopctl: cannot read %s\n", dir);
+        return 1;
+    }
+    c = connect_db();
+    if (!c)
+        rc = 1;
+    if (c && (exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", "locking") < 0 ||
+              create_journal(c, service, &fresh) < 0))
+        rc = 1;
+    printf("migrations of %s:\n", service);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int r = migrate_one(c, service, dir, names[i], fresh);
+
+        if (r < 0)
+            rc = 1;
+        applied += r > 0;
+    }
+    if (rc == 0)
+        printf("  %d applied, %d in all\n", applied, n);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- set-role ---------------------------------------------------------------- */
+
+static PGresult *q(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+static int write_state(const char *id, const char *role, const char *status, const char *tv)
+{
+    const char *url = getenv("REDIS_URL");
+    struct ms_cache *cache = ms_cache_new(url && *url ? url : "redis://127.0.0.1:6379/0", 2000);
+    struct ms_user_state st;
+    int rc;
+
+    if (!cache)
+        return -1;
+    snprintf(st.role, sizeof st.role, "%s", role);
+    snprintf(st.status, sizeof st.status, "%s", status);
+    st.tv = strtoll(tv, NULL, 10);
+    rc = ms_auth_state_write(cache, id, &st);
+    ms_cache_free(cache);
+    return rc;
+}
+
+static int cmd_set_role(int argc, char **argv)
+{
+    static const char *const roles[] = { "user", "moderator", "admin", NULL };
+    char email[256];
+    int force = argc >= 3 && strcmp(argv[2], "--force") == 0, rc = 1;
+    PGconn *c;
+    PGresult *u = NULL, *admins = NULL, *upd = NULL;
+
+    if (argc < 2 || !ms_valid_enum(argv[1], roles))
+        return usage(), 2;
+    if (ms_normalize_email(argv[0], email, sizeof email) < 0) {
+        fprintf(stderr, "microshopctl: not an email address: %s\n", argv[0]);
+        return 2;
+    }
+    if (!(c = connect_db()))
+        return 1;
+    if (exec_ok(c, "BEGIN", "BEGIN") < 0)
+        goto out;
+    admins = q(c, "SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL FOR UPDATE",
+               0, NULL);
+    u = q(c, "SELECT id, role FROM users WHERE email = $1 AND deleted_at IS NULL FOR UPDATE", 1,
+          (const char *[]){ email });
+    if (PQresultStatus(u) != PGRES_TUPLES_OK || PQntuples(u) != 1) {
+        fprintf(stderr, "microshopctl: no user with email %s\n", email);
+        goto rollback;
+    }
+    if (strcmp(PQgetvalue(u, 0, 1), "admin") == 0 && strcmp(argv[1], "admin") != 0 &&
+        PQntuples(admins) <= 1 && !force) {
+        fprintf(stderr, "microshopctl: %s is the last admin; refusing to demote (use --force)\n",
+                email);
+        goto rollback;
+    }
+    upd = q(c,
+            "UPDATE users SET role = $2, updated_at = LOCALTIMESTAMP WHERE id = $1 "
+            "RETURNING role, status, token_version",
+            2, (const char *[]){ PQgetvalue(u, 0, 0), argv[1] });
+    if (PQresultStatus(upd) != PGRES_TUPLES_OK || PQntuples(upd) != 1 ||
+        exec_ok(c, "COMMIT", "COMMIT") < 0) {
+        fprintf(stderr, "microshopctl: update failed: %s", PQresultErrorMessage(upd));
+        goto rollback;
+    }
+    /* every service reads the current role from Redis on the next request */
+    if (write_state(PQgetvalue(u, 0, 0), PQgetvalue(upd, 0, 0), PQgetvalue(upd, 0, 1),
+                    PQgetvalue(upd, 0, 2)) < 0) {
+        fprintf(stderr, "microshopctl: role saved, but Redis could not be updated; run the "
+                        "command again when Redis is up\n");
+        goto out;
+    }
+    printf("%s is now %s\n", email, argv[1]);
+    rc = 0;
+    goto out;
+rollback:
+    exec_ok(c, "ROLLBACK", "ROLLBACK");
+out:
+    PQclear(upd);
+    PQclear(u);
+    PQclear(admins);
+    PQfinish(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(), 2;
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(argv[1], "set-role") == 0)
+        return cmd_set_role(argc - 2, argv + 2);
+    usage();
+    return 2;
+}
