@@ -49,39 +49,50 @@ SAN_BINS := $(foreach s,$(SERVICES),build/san/bin/$(s)-fcgi build/san/bin/$(s)-w
 all: $(REL_BINS) build/rel/bin/unit-tests
 san: $(SAN_BINS) build/san/bin/unit-tests
 
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) -c $< -o $@
 
 build/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC san  $<")
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -c $< -o $@
 
 # bin/ holds the release build; build/san/bin the sanitizer build.
 define variant_rules
 $(2)/$(3)-fcgi: $(call objs,$(1),fcgi-apps/$(3)/main.c $(call svc_common,$(3)) $(LIB_SRC))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(4) -o $$@ $$^ $$(PKG_LIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$$(Q)$$(CC) $(4) -o $$@ $$^ $$(PKG_LIBS)
 $(2)/$(3)-worker: $(call objs,$(1),$(call svc_worker,$(3)) $(call svc_common,$(3)) $(LIB_SRC))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(4) -o $$@ $$^ $$(PKG_LIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$$(Q)$$(CC) $(4) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call variant_rules,rel,bin,$(s),)))
 $(foreach s,$(SERVICES),$(eval $(call variant_rules,san,build/san/bin,$(s),$(SAN_FLAGS))))
 
 bin/microshopctl: $(call objs,rel,$(TOOL_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 build/san/bin/microshopctl: $(call objs,san,$(TOOL_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/rel/bin/unit-tests: $(call objs,rel,$(UNIT_SRC) $(SVC_COMMON_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 build/san/bin/unit-tests: $(call objs,san,$(UNIT_SRC) $(SVC_COMMON_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
 # Install the Debian packages the build, the tests and `make up` need (root only;
 # a no-op when everything is there).

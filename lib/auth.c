@@ -86,7 +86,7 @@ int ms_auth_authenticate(struct ms_req *req)
     const char *token = bearer(req->authorization);
     struct ms_jwt_claims cl;
     struct ms_user_state st;
-    char k_jti[96], k_fam[96], k_state[80];
+    char k_jti[96], k_fam[96], k_state[80], k_user[80];
     redisReply *reply = NULL;
     const char *why = NULL;
     int rc;
@@ -102,9 +102,10 @@ int ms_auth_authenticate(struct ms_req *req)
     snprintf(k_jti, sizeof k_jti, MS_KEY_REVOKED "%s", cl.jti);
     snprintf(k_fam, sizeof k_fam, MS_KEY_REVOKED "%s", cl.fam[0] ? cl.fam : cl.jti);
     snprintf(k_state, sizeof k_state, MS_KEY_USTATE "%s", cl.sub);
-    rc = ms_cache_cmd(req->worker->cache, req->arena, &reply, 4,
-                      (const char *[]){ "MGET", k_jti, k_fam, k_state }, NULL);
-    if (rc < 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    snprintf(k_user, sizeof k_user, MS_KEY_USER "%s", cl.sub);
+    rc = ms_cache_cmd(req->worker->cache, req->arena, &reply, 5,
+                      (const char *[]){ "MGET", k_jti, k_fam, k_state, k_user }, NULL);
+    if (rc < 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
         return ms_http_fail(req, MS_EUNAVAIL, "Service unavailable");
     if (is_set(reply->element[0]) || is_set(reply->element[1]))
         return ms_http_fail(req, MS_EAUTH, "Token has been revoked");
@@ -128,5 +129,7 @@ int ms_auth_authenticate(struct ms_req *req)
     if (strcmp(st.status, "active") != 0)
         return ms_http_fail(req, MS_EAUTH, "Account is not active");
     fill_caller(req, &cl, &st, token);
+    if (is_set(reply->element[3]))
+        req->caller.cached_user = reply->element[3]->str;
     return MS_OK;
 }

@@ -40,6 +40,9 @@ struct ms_caller {
     char family[40]; /* login family ("" for tokens without one) */
     long exp;        /* token expiry (epoch seconds) */
     const char *token;
+    /* the user service's cached public user JSON (MS_KEY_USER), NULL if none;
+     * read in the same round trip as the revocation check */
+    const char *cached_user;
 };
 
 struct ms_req {

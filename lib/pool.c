@@ -416,7 +416,30 @@ static void stop_workers(struct slot *slots, int n)
         }
 }
 
-int ms_pool_main(const struct ms_service *svc)
+static const char *access_name(unsigned roles)
+{
+    if (roles == MS_PUBLIC)
+        return "public";
+    if (roles == MS_AUTH)
+        return "auth";
+    if (roles == MS_ROLE_ADMIN)
+        return "admin";
+    if (roles == MS_STAFF)
+        return "staff";
+    return "roles";
+}
+
+static int print_routes(const struct ms_service *svc)
+{
+    printf("GET /health/%s public\nGET /health/%s/live public\nGET /metrics/%s public\n",
+           svc->name, svc->name, svc->name);
+    for (size_t i = 0; i < svc->nroutes; i++)
+        printf("%s %s %s\n", svc->routes[i].method, svc->routes[i].pattern,
+               access_name(svc->routes[i].roles));
+    return 0;
+}
+
+int ms_pool_main(const struct ms_service *svc, int argc, char **argv)
 {
     struct slot slots[MAX_WORKERS];
     int type = 0, n;
@@ -424,6 +447,8 @@ int ms_pool_main(const struct ms_service *svc)
     pid_t master = getpid();
     sigset_t block, old;
 
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0)
+        return print_routes(svc);
     if (ms_config_load(svc->name) < 0)
         return 78; /* EX_CONFIG */
     if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {

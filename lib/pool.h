@@ -44,8 +44,9 @@ struct ms_service {
 };
 
 /* Run the pool for svc (fd 0 must be the listening socket). Returns the
- * process exit status. */
-int ms_pool_main(const struct ms_service *svc);
+ * process exit status. With the argument --routes it prints the route table
+ * ("METHOD pattern access" per line, standard routes included) and exits. */
+int ms_pool_main(const struct ms_service *svc, int argc, char **argv);
 
 /* Handle one request already read into req (exposed for tests): standard
  * routes (/health, /metrics), then the service's routes. Returns the route

@@ -284,6 +284,13 @@ static int write_state(const char *id, const char *role, const char *status, con
     snprintf(st.status, sizeof st.status, "%s", status);
     st.tv = strtoll(tv, NULL, 10);
     rc = ms_auth_state_write(cache, id, &st);
+    if (rc == 0) {
+        char key[80];
+
+        /* the cached public user JSON shows the role too */
+        snprintf(key, sizeof key, MS_KEY_USER "%s", id);
+        rc = ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", key }, NULL);
+    }
     ms_cache_free(cache);
     return rc;
 }

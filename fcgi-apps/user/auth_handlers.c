@@ -61,6 +61,7 @@ int user_h_register(struct ms_req *req)
     if (rc < 0)
         return rc;
     user_state_publish(req->worker->cache, PQgetvalue(res, 0, 0), "user", "active", 0);
+    user_cache_set(req->worker->cache, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     ms_http_ok(req, 201, user_and_tokens(PQgetvalue(res, 0, 1), &t));
     return MS_OK;
 }
@@ -128,6 +129,7 @@ int user_h_login(struct ms_req *req)
         return rc;
     user_state_publish(req->worker->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(u, 0, C_ROLE),
                        "active", strtoll(PQgetvalue(u, 0, C_TV), NULL, 10));
+    user_cache_set(req->worker->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(res, 0, 0));
     ms_http_ok(req, 200, user_and_tokens(PQgetvalue(res, 0, 0), &t));
     return MS_OK;
 }
@@ -164,13 +166,20 @@ int user_h_logout(struct ms_req *req)
 int user_h_me(struct ms_req *req)
 {
     PGresult *res = NULL;
-    int rc = ms_db_exec(req->worker->db, req->arena, USER_ME,
-                        (const char *[]){ req->caller.user_id }, &res);
+    int rc;
 
+    /* the common case costs no database round trip */
+    if (req->caller.cached_user) {
+        ms_http_ok(req, 200, cJSON_CreateRaw(req->caller.cached_user));
+        return MS_OK;
+    }
+    rc = ms_db_exec(req->worker->db, req->arena, USER_ME, (const char *[]){ req->caller.user_id },
+                    &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_EAUTH, "User not found");
+    user_cache_set(req->worker->cache, req->caller.user_id, PQgetvalue(res, 0, 0));
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }

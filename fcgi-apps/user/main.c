@@ -4,7 +4,7 @@
 #include "lib/pool.h"
 #include "lib/banned.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return ms_pool_main(&user_service);
+    return ms_pool_main(&user_service, argc, argv);
 }

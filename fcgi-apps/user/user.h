@@ -80,6 +80,12 @@ int user_state_miss(struct ms_req *req, const char *user_id, struct ms_user_stat
 void user_state_publish(struct ms_cache *cache, const char *user_id, const char *role,
                         const char *status, int64_t tv);
 
+/* The public user JSON that /api/auth/me serves from Redis (fetched in the
+ * authentication round trip): set after login/register, dropped by every
+ * write to the user's row. Best effort; a failure only costs a database read. */
+void user_cache_set(struct ms_cache *cache, const char *user_id, const char *json);
+void user_cache_drop(struct ms_cache *cache, const char *user_id);
+
 /* Rebuild every user's state and the revocations in Redis from PostgreSQL
  * when Redis lacks them (a fresh or restarted Redis). 0 or MS_E…. */
 int user_state_rebuild_if_needed(struct ms_db *db, struct ms_cache *cache);

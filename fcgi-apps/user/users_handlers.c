@@ -71,6 +71,7 @@ int user_h_profile_put(struct ms_req *req)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "User not found");
+    user_cache_drop(req->worker->cache, req->caller.user_id);
     ms_http_ok_msg(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)),
                    "Profile updated successfully");
     return MS_OK;
@@ -105,6 +106,7 @@ int user_h_password(struct ms_req *req)
     /* tokens issued before this carry a lower token version: refused from now on */
     user_state_publish(req->worker->cache, req->caller.user_id, PQgetvalue(res, 0, 0),
                        PQgetvalue(res, 0, 1), strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+    user_cache_drop(req->worker->cache, req->caller.user_id);
     ms_http_ok_msg(req, 200, NULL, "Password changed successfully");
     return MS_OK;
 }
@@ -241,6 +243,7 @@ int user_h_delete(struct ms_req *req)
         return rc;
     /* the user's tokens stop working on the next request, in every service */
     user_state_publish(req->worker->cache, c.id, c.role, "deleted", c.tv);
+    user_cache_drop(req->worker->cache, c.id);
     ms_http_ok_msg(req, 200, NULL, "User deleted successfully");
     return MS_OK;
 }
