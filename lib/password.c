@@ -12,10 +12,10 @@
 #include "lib/log.h"
 #include "lib/banned.h"
 
-#define BCRYPT_COST_MIN 4
-#define BCRYPT_COST_MAX 31
-#define BCRYPT_HASH_LEN 60  /* "$2b$NN$" + 22 salt + 31 checksum characters */
-#define BCRYPT_PREFIX_LEN 7 /* "$2b$NN$" */
+#define BCRYPT_COST_MIN   4
+#define BCRYPT_COST_MAX   31
+#define BCRYPT_HASH_LEN   60 /* "$2b$NN$" + 22 salt + 31 checksum characters */
+#define BCRYPT_PREFIX_LEN 7  /* "$2b$NN$" */
 
 /* libxcrypt's work area is about 32 KiB: one per thread, never on the stack,
  * never allocated on the request path. */

@@ -14,8 +14,8 @@
 #include "lib/http.h"
 #include "lib/banned.h"
 
-#define EMAIL_MAX_UTF16 254        /* validator.js defaultMaxEmailLength, in UTF-16 units */
-#define EMAIL_LOCAL_MAX_BYTES 64   /* isByteLength(user, { max: 64 }) */
+#define EMAIL_MAX_UTF16        254 /* validator.js defaultMaxEmailLength, in UTF-16 units */
+#define EMAIL_LOCAL_MAX_BYTES  64  /* isByteLength(user, { max: 64 }) */
 #define EMAIL_DOMAIN_MAX_BYTES 254 /* isByteLength(domain, { max: 254 }) */
 #define DOMAIN_LABEL_MAX_UTF16 63  /* isFQDN: part.length > 63 */
 
@@ -217,8 +217,8 @@ static int is_tld_char(uint32_t c)
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     if (is_js_space(c))
         return 0;
-    return (c >= 0xA1 && c <= 0xA8) || (c >= 0xAA && c <= 0xD7FF) ||
-           (c >= 0xF900 && c <= 0xFDCF) || (c >= 0xFDF0 && c <= 0xFFEF);
+    return (c >= 0xA1 && c <= 0xA8) || (c >= 0xAA && c <= 0xD7FF) || (c >= 0xF900 && c <= 0xFDCF) ||
+           (c >= 0xFDF0 && c <= 0xFFEF);
 }
 
 /* The top-level domain of isFQDN() (require_tld true): two or more
@@ -283,39 +283,48 @@ int ms_valid_email(const char *s)
     return valid_local(s, (size_t)(at - s)) && valid_domain(at + 1, strlen(at + 1));
 }
 
-/* JavaScript's toLowerCase() for ASCII, Latin-1, Latin Extended-A, basic
- * Greek and Cyrillic and fullwidth Latin; other characters are returned as
- * they are. Writes one or two code points into lc; returns how many. */
+/* Code points JavaScript's toLowerCase() moves by delta: every one from first
+ * to last, or with alternate set every other one (first, first + 2, ...).
+ * ASCII, Latin-1, Latin Extended-A, basic Greek and Cyrillic, fullwidth Latin;
+ * other scripts are left as they are. */
+struct lower_range {
+    uint32_t first, last;
+    int32_t delta;
+    int alternate;
+};
+
+static const struct lower_range lower_ranges[] = {
+    { 0xC0, 0xD6, 32, 0 },     { 0xD8, 0xDE, 32, 0 },     { 0x100, 0x12E, 1, 1 },
+    { 0x132, 0x136, 1, 1 },    { 0x139, 0x147, 1, 1 },    { 0x14A, 0x176, 1, 1 },
+    { 0x178, 0x178, -121, 0 }, { 0x179, 0x17D, 1, 1 },    { 0x386, 0x386, 38, 0 },
+    { 0x388, 0x38A, 37, 0 },   { 0x38C, 0x38C, 64, 0 },   { 0x38E, 0x38F, 63, 0 },
+    { 0x391, 0x3A1, 32, 0 },   { 0x3A3, 0x3AB, 32, 0 },   { 0x400, 0x40F, 80, 0 },
+    { 0x410, 0x42F, 32, 0 },   { 0xFF21, 0xFF3A, 32, 0 },
+};
+
+/* c lower-cased as JavaScript does (see lower_ranges) into lc: one code
+ * point, or two for U+0130; returns how many. */
 static int lower_cp(uint32_t c, uint32_t lc[2])
 {
     lc[0] = c;
-    if (c >= 'A' && c <= 'Z')
-        lc[0] = c + 32;
-    else if (c < 0xC0)
+    if (c < 0x80) {
+        if (c >= 'A' && c <= 'Z')
+            lc[0] = c + 32;
         return 1;
-    else if ((c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
-             (c >= 0x410 && c <= 0x42F) || (c >= 0xFF21 && c <= 0xFF3A))
-        lc[0] = c + 32;
-    else if (c == 0x130) {
+    }
+    if (c == 0x130) {
         lc[0] = 'i';
-        lc[1] = 0x307; /* İ becomes i + COMBINING DOT ABOVE */
+        lc[1] = 0x307; /* COMBINING DOT ABOVE */
         return 2;
-    } else if (((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && c % 2 == 0)
-        lc[0] = c + 1;
-    else if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && c % 2 == 1)
-        lc[0] = c + 1;
-    else if (c == 0x178)
-        lc[0] = 0xFF;
-    else if (c == 0x386)
-        lc[0] = 0x3AC;
-    else if (c >= 0x388 && c <= 0x38A)
-        lc[0] = c + 37;
-    else if (c == 0x38C)
-        lc[0] = 0x3CC;
-    else if (c == 0x38E || c == 0x38F)
-        lc[0] = c + 63;
-    else if (c >= 0x400 && c <= 0x40F)
-        lc[0] = c + 80;
+    }
+    for (size_t i = 0; i < sizeof lower_ranges / sizeof lower_ranges[0]; i++) {
+        const struct lower_range *r = &lower_ranges[i];
+
+        if (c >= r->first && c <= r->last && (!r->alternate || (c - r->first) % 2 == 0)) {
+            lc[0] = (uint32_t)((int32_t)c + r->delta);
+            break;
+        }
+    }
     return 1;
 }
 
@@ -364,30 +373,94 @@ static int in_list(const char *s, const char *const *list)
 /* The domain lists of validator.js normalizeEmail(), in its order. */
 static const char *const icloud_domains[] = { "icloud.com", "me.com", NULL };
 
-static const char *const outlook_domains[] = {
-    "hotmail.at",     "hotmail.be",     "hotmail.ca",     "hotmail.cl",     "hotmail.co.il",
-    "hotmail.co.nz",  "hotmail.co.th",  "hotmail.co.uk",  "hotmail.com",    "hotmail.com.ar",
-    "hotmail.com.au", "hotmail.com.br", "hotmail.com.gr", "hotmail.com.mx", "hotmail.com.pe",
-    "hotmail.com.tr", "hotmail.com.vn", "hotmail.cz",     "hotmail.de",     "hotmail.dk",
-    "hotmail.es",     "hotmail.fr",     "hotmail.hu",     "hotmail.id",     "hotmail.ie",
-    "hotmail.in",     "hotmail.it",     "hotmail.jp",     "hotmail.kr",     "hotmail.lv",
-    "hotmail.my",     "hotmail.ph",     "hotmail.pt",     "hotmail.sa",     "hotmail.sg",
-    "hotmail.sk",     "live.be",        "live.co.uk",     "live.com",       "live.com.ar",
-    "live.com.mx",    "live.de",        "live.es",        "live.eu",        "live.fr",
-    "live.it",        "live.nl",        "msn.com",        "outlook.at",     "outlook.be",
-    "outlook.cl",     "outlook.co.il",  "outlook.co.nz",  "outlook.co.th",  "outlook.com",
-    "outlook.com.ar", "outlook.com.au", "outlook.com.br", "outlook.com.gr", "outlook.com.pe",
-    "outlook.com.tr", "outlook.com.vn", "outlook.cz",     "outlook.de",     "outlook.dk",
-    "outlook.es",     "outlook.fr",     "outlook.hu",     "outlook.id",     "outlook.ie",
-    "outlook.in",     "outlook.it",     "outlook.jp",     "outlook.kr",     "outlook.lv",
-    "outlook.my",     "outlook.ph",     "outlook.pt",     "outlook.sa",     "outlook.sg",
-    "outlook.sk",     "passport.com",   NULL
-};
+static const char *const outlook_domains[] = { "hotmail.at",
+                                               "hotmail.be",
+                                               "hotmail.ca",
+                                               "hotmail.cl",
+                                               "hotmail.co.il",
+                                               "hotmail.co.nz",
+                                               "hotmail.co.th",
+                                               "hotmail.co.uk",
+                                               "hotmail.com",
+                                               "hotmail.com.ar",
+                                               "hotmail.com.au",
+                                               "hotmail.com.br",
+                                               "hotmail.com.gr",
+                                               "hotmail.com.mx",
+                                               "hotmail.com.pe",
+                                               "hotmail.com.tr",
+                                               "hotmail.com.vn",
+                                               "hotmail.cz",
+                                               "hotmail.de",
+                                               "hotmail.dk",
+                                               "hotmail.es",
+                                               "hotmail.fr",
+                                               "hotmail.hu",
+                                               "hotmail.id",
+                                               "hotmail.ie",
+                                               "hotmail.in",
+                                               "hotmail.it",
+                                               "hotmail.jp",
+                                               "hotmail.kr",
+                                               "hotmail.lv",
+                                               "hotmail.my",
+                                               "hotmail.ph",
+                                               "hotmail.pt",
+                                               "hotmail.sa",
+                                               "hotmail.sg",
+                                               "hotmail.sk",
+                                               "live.be",
+                                               "live.co.uk",
+                                               "live.com",
+                                               "live.com.ar",
+                                               "live.com.mx",
+                                               "live.de",
+                                               "live.es",
+                                               "live.eu",
+                                               "live.fr",
+                                               "live.it",
+                                               "live.nl",
+                                               "msn.com",
+                                               "outlook.at",
+                                               "outlook.be",
+                                               "outlook.cl",
+                                               "outlook.co.il",
+                                               "outlook.co.nz",
+                                               "outlook.co.th",
+                                               "outlook.com",
+                                               "outlook.com.ar",
+                                               "outlook.com.au",
+                                               "outlook.com.br",
+                                               "outlook.com.gr",
+                                               "outlook.com.pe",
+                                               "outlook.com.tr",
+                                               "outlook.com.vn",
+                                               "outlook.cz",
+                                               "outlook.de",
+                                               "outlook.dk",
+                                               "outlook.es",
+                                               "outlook.fr",
+                                               "outlook.hu",
+                                               "outlook.id",
+                                               "outlook.ie",
+                                               "outlook.in",
+                                               "outlook.it",
+                                               "outlook.jp",
+                                               "outlook.kr",
+                                               "outlook.lv",
+                                               "outlook.my",
+                                               "outlook.ph",
+                                               "outlook.pt",
+                                               "outlook.sa",
+                                               "outlook.sg",
+                                               "outlook.sk",
+                                               "passport.com",
+                                               NULL };
 
-static const char *const yahoo_domains[] = { "rocketmail.com", "yahoo.ca", "yahoo.co.uk",
-                                             "yahoo.com",      "yahoo.de", "yahoo.fr",
-                                             "yahoo.in",       "yahoo.it", "ymail.com",
-                                             NULL };
+static const char *const yahoo_domains[] = {
+    "rocketmail.com", "yahoo.ca", "yahoo.co.uk", "yahoo.com", "yahoo.de",
+    "yahoo.fr",       "yahoo.in", "yahoo.it",    "ymail.com", NULL
+};
 
 static const char *const yandex_domains[] = { "yandex.ru", "yandex.ua", "yandex.kz", "yandex.com",
                                               "yandex.by", "ya.ru",     NULL };
@@ -427,7 +500,8 @@ static int provider_rules(const char *l, size_t *ln, const char *domain, int *dr
 
 int ms_normalize_email(const char *s, char *out, size_t cap)
 {
-    char domain[EMAIL_DOMAIN_MAX_BYTES * 2 + 8];
+    /* room for more than isEmail() allows, even once lower-casing grows it */
+    char domain[EMAIL_DOMAIN_MAX_BYTES * 2 + 8] = "";
     const char *at, *new_domain;
     size_t ln, dpos = 0, pos = 0;
     int drop_dots;
