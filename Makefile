@@ -117,7 +117,7 @@ down:
 	@tools/down.sh
 
 status:
-	@tools/up.sh --status
+	@tools/up.sh --status || true
 
 migrate: all
 	@tools/migrate-all.sh

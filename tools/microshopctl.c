@@ -2,6 +2,7 @@
  *
  *   microshopctl migrate <service> [--dir DIR]   apply migrations/<service>/NNN_*.sql
  *   microshopctl set-role <email> <user|moderator|admin> [--force]
+ *   microshopctl hash-time [cost] [n]           median seconds of one bcrypt hash
  *
  * Reads the same environment as the services (DATABASE_URL, REDIS_URL). */
 #include <dirent.h>
@@ -14,6 +15,8 @@
 
 #include "lib/auth.h"
 #include "lib/cache.h"
+#include "lib/clock.h"
+#include "lib/password.h"
 #include "lib/validate.h"
 #include "lib/banned.h"
 
@@ -24,6 +27,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: microshopctl migrate <service> [--dir DIR]\n"
                     "       microshopctl set-role <email> <user|moderator|admin> [--force]\n"
+                    "       microshopctl hash-time [cost] [n]\n"
                     "environment: DATABASE_URL, REDIS_URL (set-role)\n");
 }
 
@@ -356,6 +360,35 @@ out:
     return rc;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The benchmark's bcrypt ceiling: median wall time of one hash at cost. */
+static int cmd_hash_time(int argc, char **argv)
+{
+    int cost = argc > 0 ? (int)strtol(argv[0], NULL, 10) : 10;
+    int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 5;
+    int64_t t[64];
+    char hash[MS_HASH_MAX];
+
+    if (cost < 4 || cost > 31 || n < 1 || n > 64)
+        return usage(), 2;
+    for (int i = 0; i < n; i++) {
+        int64_t t0 = ms_clock_mono_us();
+
+        if (ms_password_hash("Bench-passw0rd!", cost, hash, sizeof hash) < 0)
+            return 1;
+        t[i] = ms_clock_mono_us() - t0;
+    }
+    qsort(t, (size_t)n, sizeof t[0], cmp_i64);
+    printf("%.6f\n", (double)t[n / 2] / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -364,6 +397,8 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 2, argv + 2);
     if (strcmp(argv[1], "set-role") == 0)
         return cmd_set_role(argc - 2, argv + 2);
+    if (strcmp(argv[1], "hash-time") == 0)
+        return cmd_hash_time(argc - 2, argv + 2);
     usage();
     return 2;
 }
