@@ -179,9 +179,12 @@ static int prepare_all(struct ms_db *db)
 int ms_db_connect(struct ms_db *db)
 {
     char options[128];
-    const char *keys[] = { "dbname", "options", "application_name", NULL };
-    const char *vals[] = { db->url, options, ms_config.service ? ms_config.service : "microshop",
-                           NULL };
+    /* gssencmode first so that a DSN naming it wins: libpq's default probes
+     * Kerberos on every connect, which costs ~1 MiB of resident memory per
+     * worker and a round of file reads, for a loopback connection */
+    const char *keys[] = { "gssencmode", "dbname", "options", "application_name", NULL };
+    const char *vals[] = { "disable", db->url, options,
+                           ms_config.service ? ms_config.service : "microshop", NULL };
     int64_t deadline = ms_clock_mono_us() + (int64_t)db->connect_timeout_ms * 1000;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
