@@ -220,8 +220,9 @@ fail:
 }
 
 /* An idle connection whose socket is readable has been closed by the server
- * (restart, idle kill) or holds a notice: consume it and drop the connection
- * if it is dead, so the next statement goes out on a fresh one. */
+ * (restart, pg_terminate_backend, idle kill): we use no LISTEN/NOTIFY, so
+ * nothing else arrives unasked. Drop it, so the next statement goes out on a
+ * fresh connection instead of failing. */
 static void check_idle(struct ms_db *db)
 {
     struct pollfd pfd;
@@ -230,8 +231,7 @@ static void check_idle(struct ms_db *db)
         return;
     pfd.fd = PQsocket(db->conn);
     pfd.events = POLLIN;
-    if (pfd.fd < 0 || (poll(&pfd, 1, 0) > 0 && (!PQconsumeInput(db->conn) ||
-                                                PQstatus(db->conn) == CONNECTION_BAD))) {
+    if (pfd.fd < 0 || poll(&pfd, 1, 0) > 0) {
         ms_log(MS_LOG_WARN, "postgresql closed the idle connection; reconnecting");
         drop(db);
     }
@@ -342,7 +342,7 @@ int ms_db_tx(struct ms_db *db, ms_db_tx_fn *fn, void *ctx)
             return rc;
         db->in_tx = 1;
         rc = fn(db, ctx);
-        if (rc >= 0) {
+        if (rc == MS_OK) {
             rc = run(db, NULL, NULL, "COMMIT", 0, NULL, NULL);
             db->in_tx = 0;
             if (rc >= 0)

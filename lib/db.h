@@ -59,7 +59,7 @@ int ms_db_exec_sql(struct ms_db *db, struct ms_arena *arena, const char *sql, in
                    const char *const *params, PGresult **res);
 
 /* Run fn(db, ctx) inside BEGIN … COMMIT. fn returns MS_OK to commit, anything
- * else to roll back (its code is returned). Serialization failures and
+ * else (also a positive value) to roll back (its code is returned). Serialization failures and
  * deadlocks (40001, 40P01) are retried up to 3 times. */
 typedef int ms_db_tx_fn(struct ms_db *db, void *ctx);
 int ms_db_tx(struct ms_db *db, ms_db_tx_fn *fn, void *ctx);

@@ -175,9 +175,34 @@ static int body_has_nul(struct ms_req *req, const char **field)
     return 0;
 }
 
+/* JSON forbids raw control characters inside strings and NUL anywhere; cJSON
+ * would take them (and a raw NUL would silently cut a C string). */
+static int json_text_ok(const char *s, size_t n)
+{
+    int in_str = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '\0')
+            return 0;
+        if (!in_str) {
+            in_str = c == '"';
+            continue;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c == '\\')
+            i++;
+        else if (c == '"')
+            in_str = 0;
+    }
+    return 1;
+}
+
 int ms_http_json(struct ms_req *req, const cJSON **out)
 {
-    const char *field = NULL;
+    const char *field = NULL, *end = NULL;
 
     if (req->json) {
         *out = req->json;
@@ -191,10 +216,16 @@ int ms_http_json(struct ms_req *req, const cJSON **out)
     }
     if (!is_json_type(req->content_type))
         return ms_http_fail(req, MS_EMEDIA, "Content-Type must be application/json");
-    req->json = cJSON_ParseWithLength(req->body, req->body_len);
-    if (!req->json)
+    if (!json_text_ok(req->body, req->body_len))
         return ms_http_fail(req, MS_EBADREQ, "Malformed JSON in request body");
-    ms_arena_defer(req->arena, ms_http_json_delete, req->json);
+    req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+    if (req->json)
+        ms_arena_defer(req->arena, ms_http_json_delete, req->json);
+    while (req->json && end < req->body + req->body_len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (!req->json || end != req->body + req->body_len)
+        return ms_http_fail(req, MS_EBADREQ, "Malformed JSON in request body");
     if (!cJSON_IsObject(req->json))
         return ms_http_fail(req, MS_EBADREQ, "Request body must be a JSON object");
     if (memchr(req->body, '\\', req->body_len) && body_has_nul(req, &field)) {

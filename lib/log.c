@@ -19,6 +19,31 @@ static enum ms_log_level log_min = MS_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error", "fatal" };
 
+/* A fixed output buffer; put_fmt never writes past it and drops a piece that
+ * does not fit whole. */
+struct ms_buf_fixed {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static void put_fmt(struct ms_buf_fixed *b,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->len + 1 >= b->cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < b->cap - b->len)
+        b->len += (size_t)n;
+    else
+        b->buf[b->len] = '\0'; /* did not fit: leave it out */
+}
+
 void ms_log_init(const char *service, enum ms_log_level min_level)
 {
     log_service = service;
@@ -42,78 +67,98 @@ int ms_log_enabled(enum ms_log_level level)
     return level >= log_min;
 }
 
-/* Append s JSON-escaped to out[*pos..cap); stops quietly when full. */
-static void put_escaped(char *out, int cap, int *pos, const char *s)
-{
-    for (; *s && *pos < cap - 8; s++) {
-        unsigned char c = (unsigned char)*s;
+/* Field caps (escaped bytes): their sum and the fixed text stay under
+ * LOG_LINE_MAX, so a line is never cut in the middle of its structure. */
+#define CAP_SHORT 160
+#define CAP_PATH 1024
+#define CAP_MSG 2048
 
-        if (c == '"' || c == '\\') {
-            out[(*pos)++] = '\\';
-            out[(*pos)++] = (char)c;
-        } else if (c < 0x20) {
-            *pos += snprintf(out + *pos, (size_t)(cap - *pos), "\\u%04x", c);
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+
+    if (!len || len > n || (len == 2 && s[0] < 0xC2) || (len == 4 && s[0] > 0xF4))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Escape s as the inside of a JSON string into dst (cap bytes, NUL after):
+ * control characters as \u00XX, invalid UTF-8 as \ufffd; stops before a unit
+ * that would not fit, never inside one. Returns the length written. */
+static size_t escape_into(char *dst, size_t cap, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, o = 0;
+
+    while (i < n) {
+        char unit[8];
+        size_t ulen, adv = 1;
+
+        if (p[i] == '"' || p[i] == '\\') {
+            unit[0] = '\\';
+            unit[1] = (char)p[i];
+            ulen = 2;
+        } else if (p[i] < 0x20) {
+            ulen = (size_t)snprintf(unit, sizeof unit, "\\u%04x", p[i]);
+        } else if ((adv = utf8_len(p + i, n - i)) > 0) {
+            memcpy(unit, p + i, adv);
+            ulen = adv;
         } else {
-            out[(*pos)++] = (char)c;
+            memcpy(unit, "\\ufffd", 6);
+            ulen = 6;
+            adv = 1;
         }
+        if (o + ulen + 1 > cap)
+            break;
+        memcpy(dst + o, unit, ulen);
+        o += ulen;
+        i += adv;
     }
+    dst[o] = '\0';
+    return o;
 }
 
-static void put_raw(char *out, int cap, int *pos, const char *s)
+/* Append ,"key":"<escaped val>" (nothing when val is NULL). */
+static void put_field(struct ms_buf_fixed *b, const char *key, const char *val, size_t cap)
 {
-    int n = snprintf(out + *pos, (size_t)(cap - *pos), "%s", s);
+    char esc[CAP_MSG];
 
-    if (n > 0)
-        *pos = (*pos + n < cap) ? *pos + n : cap - 1;
-}
-
-static void put_field(char *out, int cap, int *pos, const char *key, const char *val)
-{
     if (!val)
         return;
-    put_raw(out, cap, pos, ",\"");
-    put_raw(out, cap, pos, key);
-    put_raw(out, cap, pos, "\":\"");
-    put_escaped(out, cap, pos, val);
-    put_raw(out, cap, pos, "\"");
+    escape_into(esc, cap < sizeof esc ? cap : sizeof esc, val);
+    put_fmt(b, ",\"%s\":\"%s\"", key, esc);
 }
 
 int ms_log_format(char *out, int cap, const struct ms_log_ctx *ctx, enum ms_log_level level,
                   const char *msg)
 {
-    char ts[32], num[64];
-    int pos = 0;
+    struct ms_buf_fixed b = { out, (size_t)cap, 0 };
+    char ts[32];
 
     ms_clock_iso8601(ms_clock_now_ms(), ts, sizeof ts);
-    put_raw(out, cap, &pos, "{\"ts\":\"");
-    put_raw(out, cap, &pos, ts);
-    put_raw(out, cap, &pos, "\",\"level\":\"");
-    put_raw(out, cap, &pos, level_names[level]);
-    put_raw(out, cap, &pos, "\"");
-    put_field(out, cap, &pos, "service", log_service);
-    snprintf(num, sizeof num, ",\"pid\":%ld", (long)getpid());
-    put_raw(out, cap, &pos, num);
+    put_fmt(&b, "{\"ts\":\"%s\",\"level\":\"%s\"", ts, level_names[level]);
+    put_field(&b, "service", log_service, CAP_SHORT);
+    put_fmt(&b, ",\"pid\":%ld", (long)getpid());
     if (ctx) {
-        put_field(out, cap, &pos, "request_id", ctx->request_id);
-        put_field(out, cap, &pos, "method", ctx->method);
-        put_field(out, cap, &pos, "path", ctx->path);
-        if (ctx->status >= 0) {
-            snprintf(num, sizeof num, ",\"status\":%d", ctx->status);
-            put_raw(out, cap, &pos, num);
-        }
-        if (ctx->duration_ms >= 0) {
-            snprintf(num, sizeof num, ",\"duration_ms\":%.3f", ctx->duration_ms);
-            put_raw(out, cap, &pos, num);
-        }
-        put_field(out, cap, &pos, "user_id", ctx->user_id);
+        put_field(&b, "request_id", ctx->request_id, CAP_SHORT);
+        put_field(&b, "method", ctx->method, CAP_SHORT);
+        put_field(&b, "path", ctx->path, CAP_PATH);
+        if (ctx->status >= 0)
+            put_fmt(&b, ",\"status\":%d", ctx->status);
+        if (ctx->duration_ms >= 0)
+            put_fmt(&b, ",\"duration_ms\":%.3f", ctx->duration_ms);
+        put_field(&b, "user_id", ctx->user_id, CAP_SHORT);
     }
-    put_field(out, cap, &pos, "msg", msg);
-    if (pos > cap - 3)
-        pos = cap - 3;
-    out[pos++] = '}';
-    out[pos++] = '\n';
-    out[pos] = '\0';
-    return pos;
+    /* the message gets what is left, keeping room for its key and the end */
+    if (b.len + 16 < b.cap)
+        put_field(&b, "msg", msg, b.cap - b.len - 16);
+    put_fmt(&b, "}\n");
+    return (int)b.len;
 }
 
 static void log_write(const struct ms_log_ctx *ctx, enum ms_log_level level, const char *fmt,

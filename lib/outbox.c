@@ -18,12 +18,14 @@
 #define STREAM_MAXLEN "1000000"
 
 /* KEYS[1] stream, KEYS[2] dedup key; ARGV id, type, source, occurred_at, data,
- * ttl, maxlen. Returns the entry id, or nil when already published. */
+ * ttl, maxlen. Returns the entry id, or nil when already published. XADD
+ * comes before the dedup key: a script is not rolled back, so a failed XADD
+ * must leave no key behind (else the event would be skipped for good). */
 static const char relay_script[] =
-    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[6]) then "
-    "return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*', 'id', ARGV[1], "
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return false end "
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[7], '*', 'id', ARGV[1], "
     "'type', ARGV[2], 'source', ARGV[3], 'occurred_at', ARGV[4], 'data', ARGV[5]) "
-    "end return false";
+    "redis.call('SET', KEYS[2], '1', 'EX', ARGV[6]) return id";
 
 int ms_outbox_add(struct ms_db *db, const char *stream, const char *type, const char *data_json)
 {
