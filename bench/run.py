@@ -81,6 +81,15 @@ def hash_time(bindir):
     return float(r.stdout.strip())
 
 
+def copy_peer(peer):
+    """The peer's own tree may be read-only (npm ci writes node_modules): run a copy."""
+    import shutil
+    dst = os.path.join(harness._workdir(), "node-peer")
+    if not os.path.exists(dst):
+        shutil.copytree(peer, dst, ignore=shutil.ignore_patterns("node_modules", ".git"))
+    return dst
+
+
 def start_node_peer(peer):
     """The Node service on :3001 via its own scripts, and an nginx proxy in front."""
     subprocess.run([os.path.join(peer, "run.sh"), "--detach"], check=True, cwd=peer,
@@ -130,6 +139,8 @@ def median(rows, key):
 def main():
     bindir = os.path.join(ROOT, "bin")
     peer = os.environ.get("NODE_PEER_DIR")
+    if peer:
+        peer = copy_peer(os.path.abspath(peer))
     cluster = harness.Cluster(bindir, name="bench", workers=WORKERS, worker=True,
                               env={"BCRYPT_COST": "10", "LOG_LEVEL": "warn",
                                    "MAX_REQUESTS": "0"})

@@ -11,7 +11,7 @@
 #include "lib/log.h"
 #include "lib/banned.h"
 
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN         16
 #define ARENA_DEFAULT_BLOCK (64 * 1024)
 
 struct block {

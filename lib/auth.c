@@ -47,8 +47,7 @@ int ms_auth_revoke(struct ms_cache *c, const char *id, int64_t exp_s)
         return MS_OK; /* already expired: nothing to remember */
     snprintf(key, sizeof key, MS_KEY_REVOKED "%s", id);
     snprintf(exat, sizeof exat, "%lld", (long long)exp_s);
-    return ms_cache_cmd(c, NULL, NULL, 5, (const char *[]){ "SET", key, "1", "EXAT", exat },
-                        NULL);
+    return ms_cache_cmd(c, NULL, NULL, 5, (const char *[]){ "SET", key, "1", "EXAT", exat }, NULL);
 }
 
 /* The token of "Authorization: Bearer <token>", or NULL. */

@@ -19,9 +19,9 @@ struct ms_user_state {
 };
 
 /* Redis key prefixes. */
-#define MS_KEY_USTATE "ms:ustate:"
+#define MS_KEY_USTATE  "ms:ustate:"
 #define MS_KEY_REVOKED "ms:revoked:"
-#define MS_KEY_USER "ms:user:" /* public user JSON, cached by the user service */
+#define MS_KEY_USER    "ms:user:" /* public user JSON, cached by the user service */
 
 /* Router hook: Authorization: Bearer <access token> → req->caller. 0, or
  * MS_EAUTH with Node's messages ("No token provided", "Invalid token", "Token

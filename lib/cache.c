@@ -2,6 +2,7 @@
  * failed connection is dropped and made again on the next call. */
 #include "lib/cache.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,29 @@ static int setup_cmd(struct ms_cache *c, const char *what, int argc, const char 
     return ok ? 0 : -1;
 }
 
+/* An idle connection whose socket is readable was closed by the server (a
+ * restart, CLIENT KILL, timeout): we never leave replies unread, so nothing
+ * else arrives unasked. Drop it, so the next command goes out on a fresh
+ * connection instead of failing. */
+static void check_idle(struct ms_cache *c)
+{
+    struct pollfd pfd;
+
+    if (!c->ctx)
+        return;
+    pfd.fd = c->ctx->fd;
+    pfd.events = POLLIN;
+    if (pfd.fd < 0 || poll(&pfd, 1, 0) > 0) {
+        ms_log(MS_LOG_WARN, "redis closed the idle connection; reconnecting");
+        drop(c);
+    }
+}
+
 int ms_cache_connect(struct ms_cache *c)
 {
     char dbs[16];
 
+    check_idle(c);
     if (c->ctx)
         return MS_OK;
     c->ctx = redisConnectWithTimeout(c->host, c->port, tv_of(c->timeout_ms));

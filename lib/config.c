@@ -140,8 +140,7 @@ static void load_keys(int *bad)
         return;
     }
     if (!pub || !*pub) {
-        ms_log(MS_LOG_FATAL, "JWT_ALGORITHM=%s needs JWT_PUBLIC_KEY_FILE",
-               ms_config.jwt_algorithm);
+        ms_log(MS_LOG_FATAL, "JWT_ALGORITHM=%s needs JWT_PUBLIC_KEY_FILE", ms_config.jwt_algorithm);
         (*bad)++;
         return;
     }
@@ -204,8 +203,7 @@ int ms_config_load(const char *service)
     ms_config.workers = (int)env_long("WORKERS", default_workers(), 1, 256, &bad);
     ms_config.max_requests = env_long("MAX_REQUESTS", 10000, 0, LONG_MAX, &bad);
     ms_config.shutdown_timeout_ms = (int)env_long("SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, &bad);
-    ms_config.db_connect_timeout_ms =
-        (int)env_long("DB_CONNECT_TIMEOUT_MS", 1000, 50, 60000, &bad);
+    ms_config.db_connect_timeout_ms = (int)env_long("DB_CONNECT_TIMEOUT_MS", 1000, 50, 60000, &bad);
     ms_config.db_statement_timeout_ms =
         (int)env_long("DB_STATEMENT_TIMEOUT_MS", 2000, 50, 600000, &bad);
     ms_config.redis_timeout_ms = (int)env_long("REDIS_TIMEOUT_MS", 1000, 50, 60000, &bad);

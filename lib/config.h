@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define MS_JWT_DEFAULT_SECRET "your-super-secret-jwt-key-change-in-production"
+#define MS_JWT_DEFAULT_SECRET         "your-super-secret-jwt-key-change-in-production"
 #define MS_JWT_DEFAULT_REFRESH_SECRET "your-super-secret-refresh-key-change-in-production"
 
 struct ms_config {
@@ -16,22 +16,22 @@ struct ms_config {
     const char *redis_url;    /* REDIS_URL */
     const char *jwt_secret;   /* JWT_SECRET (HS256) */
     const char *jwt_refresh_secret;
-    const char *jwt_issuer;         /* JWT_ISSUER, default "user-service" */
-    const char *jwt_algorithm;      /* JWT_ALGORITHM: HS256 | RS256 | ES256 */
-    const char *jwt_private_key;    /* JWT_PRIVATE_KEY_FILE contents (user service only) */
-    const char *jwt_public_key;     /* JWT_PUBLIC_KEY_FILE contents */
-    long jwt_access_ttl_s;          /* JWT_EXPIRES_IN: 900, "15m", "1h", "7d" */
-    long jwt_refresh_ttl_s;         /* JWT_REFRESH_EXPIRES_IN */
-    int bcrypt_cost;                /* BCRYPT_COST (4..31), default 12 */
-    int workers;                    /* WORKERS, default = cores */
-    long max_requests;              /* MAX_REQUESTS, default 10000; 0 = never recycle */
-    int shutdown_timeout_ms;        /* SHUTDOWN_TIMEOUT_MS, default 10000 */
-    int db_connect_timeout_ms;      /* DB_CONNECT_TIMEOUT_MS, default 1000 */
-    int db_statement_timeout_ms;    /* DB_STATEMENT_TIMEOUT_MS, default 2000 */
-    int redis_timeout_ms;           /* REDIS_TIMEOUT_MS, default 1000 */
-    int log_level;                  /* LOG_LEVEL */
-    const char *currency;           /* CURRENCY, default USD */
-    int relay_interval_ms;          /* RELAY_INTERVAL_MS: outbox poll period, default 200 */
+    const char *jwt_issuer;      /* JWT_ISSUER, default "user-service" */
+    const char *jwt_algorithm;   /* JWT_ALGORITHM: HS256 | RS256 | ES256 */
+    const char *jwt_private_key; /* JWT_PRIVATE_KEY_FILE contents (user service only) */
+    const char *jwt_public_key;  /* JWT_PUBLIC_KEY_FILE contents */
+    long jwt_access_ttl_s;       /* JWT_EXPIRES_IN: 900, "15m", "1h", "7d" */
+    long jwt_refresh_ttl_s;      /* JWT_REFRESH_EXPIRES_IN */
+    int bcrypt_cost;             /* BCRYPT_COST (4..31), default 12 */
+    int workers;                 /* WORKERS, default = cores */
+    long max_requests;           /* MAX_REQUESTS, default 10000; 0 = never recycle */
+    int shutdown_timeout_ms;     /* SHUTDOWN_TIMEOUT_MS, default 10000 */
+    int db_connect_timeout_ms;   /* DB_CONNECT_TIMEOUT_MS, default 1000 */
+    int db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT_MS, default 2000 */
+    int redis_timeout_ms;        /* REDIS_TIMEOUT_MS, default 1000 */
+    int log_level;               /* LOG_LEVEL */
+    const char *currency;        /* CURRENCY, default USD */
+    int relay_interval_ms;       /* RELAY_INTERVAL_MS: outbox poll period, default 200 */
 };
 
 extern struct ms_config ms_config;

@@ -18,7 +18,7 @@
 
 /* how much longer than statement_timeout the client waits for an answer */
 #define CLIENT_MARGIN_MS 500
-#define TX_RETRIES 3
+#define TX_RETRIES       3
 
 struct ms_db {
     char *url;
@@ -148,13 +148,13 @@ static int result_ok(const PGresult *r)
 static int prepare_all(struct ms_db *db)
 {
     for (int i = 0; i < db->nstmts; i++) {
-        int64_t deadline = ms_clock_mono_us() +
-                           (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
+        int64_t deadline =
+            ms_clock_mono_us() + (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
         PGresult *r = NULL;
         int rc;
 
-        if (!PQsendPrepare(db->conn, db->stmts[i].name, db->stmts[i].text,
-                           db->stmts[i].nparams, NULL)) {
+        if (!PQsendPrepare(db->conn, db->stmts[i].name, db->stmts[i].text, db->stmts[i].nparams,
+                           NULL)) {
             ms_log(MS_LOG_WARN, "could not send PREPARE %s: %s", db->stmts[i].name,
                    PQerrorMessage(db->conn));
             drop(db);

@@ -25,9 +25,9 @@ struct ms_sql_stmt {
  * gives enum { USER_BY_EMAIL, …, user_sql_count } and
  * static const struct ms_sql_stmt user_sql[]. */
 #define MS_SQL_ENUM_(name, n, text) name,
-#define MS_SQL_ROW_(name, n, text) { #name, n, text },
-#define MS_SQL_DEFINE(LIST, table)                                \
-    enum table##_id { LIST(MS_SQL_ENUM_) table##_count };         \
+#define MS_SQL_ROW_(name, n, text)  { #name, n, text },
+#define MS_SQL_DEFINE(LIST, table)                       \
+    enum table##_id{ LIST(MS_SQL_ENUM_) table##_count }; \
     static const struct ms_sql_stmt table[] = { LIST(MS_SQL_ROW_) }
 
 struct ms_db;

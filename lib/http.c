@@ -236,8 +236,7 @@ int ms_http_json(struct ms_req *req, const cJSON **out)
     return MS_OK;
 }
 
-void ms_http_verr(struct ms_req *req, const char *field, const char *message,
-                  const cJSON *value)
+void ms_http_verr(struct ms_req *req, const char *field, const char *message, const cJSON *value)
 {
     cJSON *e;
 

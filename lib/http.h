@@ -17,9 +17,9 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 
-#define MS_BODY_MAX (1024 * 1024)
+#define MS_BODY_MAX   (1024 * 1024)
 #define MS_MAX_PARAMS 8
-#define MS_MAX_QUERY 32
+#define MS_MAX_QUERY  32
 
 struct ms_arena;
 struct ms_worker;
@@ -89,8 +89,7 @@ const char *ms_http_query(struct ms_req *req, const char *name);
 int ms_http_json(struct ms_req *req, const cJSON **out);
 
 /* Record a validation error; value (may be NULL: left out) is copied. */
-void ms_http_verr(struct ms_req *req, const char *field, const char *message,
-                  const cJSON *value);
+void ms_http_verr(struct ms_req *req, const char *field, const char *message, const cJSON *value);
 
 /* Number of validation errors recorded. */
 int ms_http_verr_count(const struct ms_req *req);

@@ -15,15 +15,15 @@ struct ms_arena;
 enum ms_jwt_kind { MS_JWT_ACCESS, MS_JWT_REFRESH };
 
 struct ms_jwt_claims {
-    char sub[40];   /* user id (also the "id" claim) */
+    char sub[40]; /* user id (also the "id" claim) */
     char email[256];
     char role[16];
-    char jti[72];   /* "" when the token has none (Node-issued) */
-    char fam[40];   /* login family, "" when none */
+    char jti[72]; /* "" when the token has none (Node-issued) */
+    char fam[40]; /* login family, "" when none */
     char iss[64];
     int64_t iat;
     int64_t exp;
-    int64_t tv;     /* token version; 0 when absent */
+    int64_t tv; /* token version; 0 when absent */
     enum ms_jwt_kind kind;
 };
 

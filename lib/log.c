@@ -27,8 +27,8 @@ struct ms_buf_fixed {
     size_t len;
 };
 
-__attribute__((format(printf, 2, 3))) static void put_fmt(struct ms_buf_fixed *b,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put_fmt(struct ms_buf_fixed *b, const char *fmt,
+                                                          ...)
 {
     va_list ap;
     int n;
@@ -70,14 +70,17 @@ int ms_log_enabled(enum ms_log_level level)
 /* Field caps (escaped bytes): their sum and the fixed text stay under
  * LOG_LINE_MAX, so a line is never cut in the middle of its structure. */
 #define CAP_SHORT 160
-#define CAP_PATH 1024
-#define CAP_MSG 2048
+#define CAP_PATH  1024
+#define CAP_MSG   2048
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-                 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xE0) == 0xC0 ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
 
     if (!len || len > n || (len == 2 && s[0] < 0xC2) || (len == 4 && s[0] > 0xF4))
         return 0;

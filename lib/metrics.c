@@ -13,13 +13,14 @@
 #include "lib/log.h"
 #include "lib/banned.h"
 
-static const int statuses[] = { 200, 201, 202, 204, 400, 401, 403, 404, 405,
-                                409, 413, 422, 429, 500, 503, 0 /* other */ };
+static const int statuses[] = { 200, 201, 202, 204, 400, 401, 403, 404,
+                                405, 409, 413, 422, 429, 500, 503, 0 /* other */ };
 #define NSTATUS ((int)(sizeof statuses / sizeof statuses[0]))
-static const double bucket_s[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                   0.1,   0.25,   0.5,   1.0,  2.5 };
+static const double bucket_s[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
+};
 #define NBUCKET ((int)(sizeof bucket_s / sizeof bucket_s[0]) + 1) /* + Inf */
-#define NSLOT (MS_METRICS_MAX_ROUTES + 1)                      /* + unmatched */
+#define NSLOT   (MS_METRICS_MAX_ROUTES + 1)                       /* + unmatched */
 
 struct block {
     int64_t started_ms;
@@ -33,8 +34,8 @@ static struct block *shm;
 
 int ms_metrics_init(void)
 {
-    void *p = mmap(NULL, sizeof(struct block), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof(struct block), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     if (p == MAP_FAILED) {
         ms_log(MS_LOG_ERROR, "could not map the metrics block");
@@ -177,8 +178,8 @@ void ms_metrics_prometheus(struct ms_buf *out, const char *service,
     render_histogram(out, service, routes, nroutes);
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         ms_buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s{service=\"%s\"} %llu\n",
-                    counters[i].name, counters[i].help, counters[i].name, counters[i].name,
-                    service, (unsigned long long)load(&shm->counters[counters[i].m]));
+                    counters[i].name, counters[i].help, counters[i].name, counters[i].name, service,
+                    (unsigned long long)load(&shm->counters[counters[i].m]));
     if (outbox_pending >= 0)
         ms_buf_addf(out,
                     "# HELP microshop_outbox_pending Events written but not yet relayed.\n"

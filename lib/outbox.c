@@ -12,9 +12,9 @@
 #include "lib/metrics.h"
 #include "lib/banned.h"
 
-#define RELAY_BATCH "100"
-#define RELAY_LOCK "727001" /* advisory lock key of the relay */
-#define DEDUP_TTL_S "604800" /* a week: far longer than any relay retry */
+#define RELAY_BATCH   "100"
+#define RELAY_LOCK    "727001" /* advisory lock key of the relay */
+#define DEDUP_TTL_S   "604800" /* a week: far longer than any relay retry */
 #define STREAM_MAXLEN "1000000"
 
 /* KEYS[1] stream, KEYS[2] dedup key; ARGV id, type, source, occurred_at, data,
@@ -30,8 +30,8 @@ static const char relay_script[] =
 int ms_outbox_add(struct ms_db *db, const char *stream, const char *type, const char *data_json)
 {
     int rc = ms_db_exec_sql(db, NULL,
-                            "INSERT INTO outbox (stream, type, data) VALUES ($1, $2, $3::jsonb)",
-                            3, (const char *[]){ stream, type, data_json }, NULL);
+                            "INSERT INTO outbox (stream, type, data) VALUES ($1, $2, $3::jsonb)", 3,
+                            (const char *[]){ stream, type, data_json }, NULL);
 
     return rc < 0 ? rc : MS_OK;
 }
@@ -46,9 +46,8 @@ static int publish(struct ms_cache *cache, PGresult *rows, int i, const char *so
     snprintf(dedup, sizeof dedup, "ms:published:%s", id);
     rc = ms_cache_cmd(cache, NULL, &r, 12,
                       (const char *[]){ "EVAL", relay_script, "2", PQgetvalue(rows, i, 2), dedup,
-                                        id, PQgetvalue(rows, i, 3), source,
-                                        PQgetvalue(rows, i, 5), PQgetvalue(rows, i, 4),
-                                        DEDUP_TTL_S, STREAM_MAXLEN },
+                                        id, PQgetvalue(rows, i, 3), source, PQgetvalue(rows, i, 5),
+                                        PQgetvalue(rows, i, 4), DEDUP_TTL_S, STREAM_MAXLEN },
                       NULL);
     if (r)
         freeReplyObject(r);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #define MS_PASSWORD_MAX_BYTES 72
-#define MS_HASH_MAX 128
+#define MS_HASH_MAX           128
 
 /* Is password longer than bcrypt can hash (72 bytes)? */
 int ms_password_too_long(const char *password);

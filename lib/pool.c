@@ -28,7 +28,7 @@
 #include "lib/banned.h"
 
 #define MAX_WORKERS 256
-#define STD_ROUTES 3 /* health, live, metrics: metric slots before the service's routes */
+#define STD_ROUTES  3 /* health, live, metrics: metric slots before the service's routes */
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t child_exited;
@@ -130,8 +130,8 @@ static int metrics(struct ms_worker *w, struct ms_req *req)
     routes[n++] = (struct ms_metrics_route){ "GET", "/health/live" };
     routes[n++] = (struct ms_metrics_route){ "GET", "/metrics" };
     for (size_t i = 0; i < w->svc->nroutes && n < MS_METRICS_MAX_ROUTES; i++)
-        routes[n++] = (struct ms_metrics_route){ w->svc->routes[i].method,
-                                                 w->svc->routes[i].pattern };
+        routes[n++] =
+            (struct ms_metrics_route){ w->svc->routes[i].method, w->svc->routes[i].pattern };
     if (w->svc->outbox_stats && w->svc->outbox_stats(w, &pending, &oldest) < 0)
         pending = -1;
     ms_metrics_prometheus(&b, w->svc->name, routes, n, pending, oldest);
@@ -365,8 +365,7 @@ static void reap(const struct ms_service *svc, struct slot *slots, int n, pid_t 
         if (WIFSIGNALED(status))
             ms_log(MS_LOG_WARN, "worker %ld killed by signal %d", (long)pid, WTERMSIG(status));
         else if (WEXITSTATUS(status) != 0)
-            ms_log(MS_LOG_WARN, "worker %ld exited with status %d", (long)pid,
-                   WEXITSTATUS(status));
+            ms_log(MS_LOG_WARN, "worker %ld exited with status %d", (long)pid, WEXITSTATUS(status));
         slots[i].pid = 0;
         if (stopping)
             continue;
@@ -431,8 +430,8 @@ static const char *access_name(unsigned roles)
 
 static int print_routes(const struct ms_service *svc)
 {
-    printf("GET /health/%s public\nGET /health/%s/live public\nGET /metrics/%s public\n",
-           svc->name, svc->name, svc->name);
+    printf("GET /health/%s public\nGET /health/%s/live public\nGET /metrics/%s public\n", svc->name,
+           svc->name, svc->name);
     for (size_t i = 0; i < svc->nroutes; i++)
         printf("%s %s %s\n", svc->routes[i].method, svc->routes[i].pattern,
                access_name(svc->routes[i].roles));

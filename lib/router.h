@@ -15,8 +15,8 @@ enum {
     MS_ROLE_ADMIN = 4,
 };
 #define MS_PUBLIC 0u
-#define MS_AUTH (MS_ROLE_USER | MS_ROLE_MODERATOR | MS_ROLE_ADMIN)
-#define MS_STAFF (MS_ROLE_MODERATOR | MS_ROLE_ADMIN)
+#define MS_AUTH   (MS_ROLE_USER | MS_ROLE_MODERATOR | MS_ROLE_ADMIN)
+#define MS_STAFF  (MS_ROLE_MODERATOR | MS_ROLE_ADMIN)
 
 struct ms_route {
     const char *method;  /* "GET", "POST", … */

@@ -21,7 +21,7 @@
 #include "lib/banned.h"
 
 #define MAX_MIGRATIONS 512
-#define MIGRATE_LOCK "727002"
+#define MIGRATE_LOCK   "727002"
 
 static void usage(void)
 {
@@ -174,8 +174,7 @@ static int record(PGconn *c, const char *version, const char *name, const char *
 }
 
 /* Apply or check one migration file. 1 applied, 0 already there, -1 error. */
-static int migrate_one(PGconn *c, const char *service, const char *dir, const char *name,
-                       int fresh)
+static int migrate_one(PGconn *c, const char *service, const char *dir, const char *name, int fresh)
 {
     char path[8192], version[32], sum[65];
     size_t len = 0, vlen = (size_t)(strchr(name, '_') - name);
@@ -317,8 +316,8 @@ static int cmd_set_role(int argc, char **argv)
         return 1;
     if (exec_ok(c, "BEGIN", "BEGIN") < 0)
         goto out;
-    admins = q(c, "SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL FOR UPDATE",
-               0, NULL);
+    admins = q(c, "SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL FOR UPDATE", 0,
+               NULL);
     u = q(c, "SELECT id, role FROM users WHERE email = $1 AND deleted_at IS NULL FOR UPDATE", 1,
           (const char *[]){ email });
     if (PQresultStatus(u) != PGRES_TUPLES_OK || PQntuples(u) != 1) {

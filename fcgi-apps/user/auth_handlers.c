@@ -70,8 +70,8 @@ int user_h_register(struct ms_req *req)
 static int login_failed(struct ms_req *req, const char *user_id)
 {
     PGresult *res = NULL;
-    int rc = ms_db_exec(req->worker->db, req->arena, USER_LOGIN_FAILED,
-                        (const char *[]){ user_id }, &res);
+    int rc = ms_db_exec(req->worker->db, req->arena, USER_LOGIN_FAILED, (const char *[]){ user_id },
+                        &res);
 
     if (rc < 0)
         return rc;
@@ -137,8 +137,8 @@ int user_h_login(struct ms_req *req)
 /* Revoke a login family or token id, durably and in Redis, for secs. */
 static int revoke(struct ms_req *req, const char *id, long secs)
 {
-    int rc = ms_db_exec(req->worker->db, NULL, REVOKE,
-                        (const char *[]){ id, ttl_text(req, secs) }, NULL);
+    int rc = ms_db_exec(req->worker->db, NULL, REVOKE, (const char *[]){ id, ttl_text(req, secs) },
+                        NULL);
 
     if (rc < 0)
         return rc;
@@ -206,11 +206,11 @@ static int refresh_spend(struct ms_db *db, struct refresh_ctx *c, char *family, 
     if (c->cl->jti[0])
         rc = ms_db_exec(db, NULL, REFRESH_SPEND, (const char *[]){ c->key }, &res);
     else
-        rc = ms_db_exec(db, NULL, REFRESH_SPEND_LEGACY,
-                        (const char *[]){ c->key, c->cl->sub,
-                                          ms_arena_printf(c->req->arena, "%lld",
-                                                          (long long)c->cl->exp) },
-                        &res);
+        rc = ms_db_exec(
+            db, NULL, REFRESH_SPEND_LEGACY,
+            (const char *[]){ c->key, c->cl->sub,
+                              ms_arena_printf(c->req->arena, "%lld", (long long)c->cl->exp) },
+            &res);
     if (rc == 1)
         snprintf(family, cap, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -328,8 +328,8 @@ static int refresh_with_access(struct ms_req *req)
                     NULL);
     if (rc < 0)
         return rc;
-    rc = user_tokens_sign(req, &t, req->caller.user_id, req->caller.email,
-                          req->caller.role_name, strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+    rc = user_tokens_sign(req, &t, req->caller.user_id, req->caller.email, req->caller.role_name,
+                          strtoll(PQgetvalue(res, 0, 2), NULL, 10));
     if (rc < 0)
         return rc;
     ms_http_ok(req, 200, user_tokens_json(&t));

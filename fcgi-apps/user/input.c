@@ -12,17 +12,27 @@
 #include "lib/validate.h"
 #include "lib/banned.h"
 
-#define MSG_EMAIL "Must be a valid email"
-#define MSG_PW_LEN "Password must be at least 8 characters"
-#define MSG_PW_MAX "Password must be at most 72 bytes"
+#define MSG_EMAIL   "Must be a valid email"
+#define MSG_PW_LEN  "Password must be at least 8 characters"
+#define MSG_PW_MAX  "Password must be at most 72 bytes"
 #define MSG_PW_RULE "Password must contain uppercase, lowercase, number and special character"
-#define MSG_NAME "Name must be between 2 and 255 characters"
-#define MSG_PHONE "Must be a valid phone number"
+#define MSG_NAME    "Name must be between 2 and 255 characters"
+#define MSG_PHONE   "Must be a valid phone number"
 
 const char *const user_profile_fields[USER_PROFILE_NFIELDS] = {
-    "name",          "phone", "bio",   "avatar_url", "date_of_birth",
-    "gender",        "address_line1", "address_line2", "city", "state",
-    "country",       "postal_code",   "notification_preferences",
+    "name",
+    "phone",
+    "bio",
+    "avatar_url",
+    "date_of_birth",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "country",
+    "postal_code",
+    "notification_preferences",
 };
 
 static const char *const genders[] = { "male", "female", "other", "prefer_not_to_say", NULL };
@@ -156,8 +166,7 @@ static void parse_prefs(struct ms_req *req, const cJSON *body, struct user_profi
     return;
 bad:
     bad(req, body, "notification_preferences",
-        "Notification preferences must be an object of booleans (email, sms, push, marketing)",
-        0);
+        "Notification preferences must be an object of booleans (email, sms, push, marketing)", 0);
 }
 
 /* One optional profile text field (not name or preferences). */

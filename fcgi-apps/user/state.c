@@ -18,7 +18,7 @@
 #include "lib/validate.h"
 #include "lib/banned.h"
 
-#define READY_KEY "ms:ustate:ready"
+#define READY_KEY     "ms:ustate:ready"
 #define REBUILD_BATCH "500"
 
 void user_state_publish(struct ms_cache *cache, const char *user_id, const char *role,
@@ -81,8 +81,8 @@ static int rebuild_users(struct ms_db *db, struct ms_cache *cache)
 
     for (;;) {
         PGresult *res = NULL;
-        int n = ms_db_exec(db, NULL, USER_STATE_ALL, (const char *[]){ after, REBUILD_BATCH },
-                           &res);
+        int n =
+            ms_db_exec(db, NULL, USER_STATE_ALL, (const char *[]){ after, REBUILD_BATCH }, &res);
 
         if (n < 0)
             return n;
@@ -116,8 +116,8 @@ static int rebuild_revocations(struct ms_db *db, struct ms_cache *cache)
     if (n < 0)
         return n;
     for (int i = 0; i < n; i++)
-        if (ms_auth_revoke(cache, PQgetvalue(res, i, 0),
-                           strtoll(PQgetvalue(res, i, 1), NULL, 10)) < 0) {
+        if (ms_auth_revoke(cache, PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10)) <
+            0) {
             PQclear(res);
             return MS_EUNAVAIL;
         }

@@ -20,7 +20,7 @@ struct ms_user_state;
 struct user_register_in {
     char email[USER_EMAIL_MAX + 1]; /* normalised */
     const char *password;
-    char name[1024]; /* trimmed */
+    char name[1024];   /* trimmed */
     const char *phone; /* NULL if absent */
 };
 

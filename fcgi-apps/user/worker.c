@@ -27,8 +27,8 @@ static void refresh_state(const struct ms_outbox_event *ev, void *ctx)
 
     if (cJSON_IsString(id) &&
         ms_db_exec(d->db, NULL, USER_STATE, (const char *[]){ id->valuestring }, &res) == 1)
-        user_state_publish(d->cache, id->valuestring, PQgetvalue(res, 0, 0),
-                           PQgetvalue(res, 0, 1), strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+        user_state_publish(d->cache, id->valuestring, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                           strtoll(PQgetvalue(res, 0, 2), NULL, 10));
     if (cJSON_IsString(id) && strcmp(ev->type, "user.registered") != 0)
         user_cache_drop(d->cache, id->valuestring);
     PQclear(res);
