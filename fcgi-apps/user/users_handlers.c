@@ -17,11 +17,12 @@
 #include "lib/validate.h"
 #include "lib/banned.h"
 
-int user_h_profile_get(struct ms_req *req)
+/* Answer with user id and their profile, or 404. */
+static int send_user_with_profile(struct ms_req *req, const char *id)
 {
     PGresult *res = NULL;
     int rc = ms_db_exec(req->worker->db, req->arena, USER_WITH_PROFILE_BY_ID,
-                        (const char *[]){ req->caller.user_id }, &res);
+                        (const char *[]){ id }, &res);
 
     if (rc < 0)
         return rc;
@@ -29,6 +30,11 @@ int user_h_profile_get(struct ms_req *req)
         return ms_http_fail(req, MS_ENOTFOUND, "User not found");
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
+}
+
+int user_h_profile_get(struct ms_req *req)
+{
+    return send_user_with_profile(req, req->caller.user_id);
 }
 
 /* The provided field names as a PostgreSQL text[] literal ("{name,bio}"). */
@@ -178,7 +184,6 @@ static int path_user_id(struct ms_req *req, const char **id)
 
 int user_h_get(struct ms_req *req)
 {
-    PGresult *res = NULL;
     const char *id;
     int rc;
 
@@ -187,14 +192,7 @@ int user_h_get(struct ms_req *req)
     /* 403 before any lookup: whether the user exists is not the caller's business */
     if (strcmp(id, req->caller.user_id) != 0 && !(req->caller.role & MS_STAFF))
         return ms_http_fail(req, MS_EFORBID, "Insufficient permissions");
-    rc = ms_db_exec(req->worker->db, req->arena, USER_WITH_PROFILE_BY_ID, (const char *[]){ id },
-                    &res);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return ms_http_fail(req, MS_ENOTFOUND, "User not found");
-    ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
-    return MS_OK;
+    return send_user_with_profile(req, id);
 }
 
 struct delete_ctx {
