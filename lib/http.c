@@ -89,14 +89,22 @@ static void parse_query(struct ms_req *req)
         char *val = eq ? ms_http_urldecode(req->arena, eq + 1, (size_t)(end - eq - 1))
                        : ms_arena_strdup(req->arena, "");
 
-        /* a pair that does not decode is ignored, as if absent */
-        if (key && val && *key) {
+        if (!key || !val)
+            req->query_bad = 1;
+        else if (*key) {
             req->query_kv[req->nquery].key = key;
             req->query_kv[req->nquery].val = val;
             req->nquery++;
         }
         p = amp ? amp + 1 : NULL;
     }
+}
+
+int ms_http_query_valid(struct ms_req *req)
+{
+    if (req->nquery < 0)
+        parse_query(req);
+    return !req->query_bad;
 }
 
 const char *ms_http_query(struct ms_req *req, const char *name)

@@ -62,7 +62,8 @@ struct ms_req {
     struct ms_kv params[MS_MAX_PARAMS];
     int nparams;
     struct ms_kv query_kv[MS_MAX_QUERY];
-    int nquery; /* -1 until parsed */
+    int nquery;    /* -1 until parsed */
+    int query_bad; /* a pair did not URL-decode (bad %xx, %00) */
     cJSON *verrs;
     const char *err_msg;
     struct ms_caller caller;
@@ -81,6 +82,11 @@ const char *ms_http_param(const struct ms_req *req, const char *name);
 /* Query parameter by name, URL-decoded; NULL if absent. A repeated key gives
  * the first value. */
 const char *ms_http_query(struct ms_req *req, const char *name);
+
+/* 0 if the query string has a pair that does not URL-decode (a bad %xx
+ * escape or an encoded NUL): the router answers it with 400 rather than let a
+ * handler read such a parameter as absent. 1 otherwise. */
+int ms_http_query_valid(struct ms_req *req);
 
 /* Parse the JSON body once. *out is the object (an empty object for an empty
  * body). MS_EMEDIA for a body whose Content-Type is not application/json,

@@ -101,6 +101,10 @@ int ms_router_dispatch(const struct ms_route *routes, size_t n, struct ms_req *r
             return idx;
         }
     }
+    if (!ms_http_query_valid(req)) {
+        ms_http_send_error(req, ms_http_fail(req, MS_EBADREQ, "Malformed query string"), 0);
+        return idx;
+    }
     rc = routes[idx].fn(req);
     if (rc < 0)
         ms_http_send_error(req, rc, 0);
