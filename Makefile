@@ -14,7 +14,7 @@
 SHELL := /bin/bash
 CC ?= gcc
 PKGS := fcgi libpq hiredis libcjson libjwt libcrypt openssl
-SERVICES := user
+SERVICES := user product
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm

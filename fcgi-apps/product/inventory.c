@@ -1,0 +1,263 @@
+/* Warehouses, per-warehouse inventory, adjustments with their ledger row in
+ * the same transaction, and the ledger itself. */
+#include "fcgi-apps/product/product.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fcgi-apps/product/sql.h"
+#include "lib/arena.h"
+#include "lib/db.h"
+#include "lib/http.h"
+#include "lib/json.h"
+#include "lib/validate.h"
+#include "lib/banned.h"
+
+#define DELTA_MAX 1000000000
+
+static int valid_code(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+int product_h_warehouses(struct ms_req *req)
+{
+    PGresult *count = NULL, *rows = NULL;
+    long page, limit;
+    cJSON *list, *data;
+    int rc, n;
+
+    if ((rc = ms_pagination(req, 10, &page, &limit)) < 0)
+        return rc;
+    if ((rc = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_COUNT, NULL, &count)) < 0)
+        return rc;
+    n = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_LIST,
+                   (const char *[]){ ms_arena_printf(req->arena, "%ld", limit),
+                                     ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
+                   &rows);
+    if (n < 0)
+        return n;
+    list = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
+    data = cJSON_CreateObject();
+    cJSON_AddItemToObject(data, "warehouses", list);
+    cJSON_AddItemToObject(
+        data, "pagination",
+        product_pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
+    ms_http_ok(req, 200, data);
+    return MS_OK;
+}
+
+int product_h_warehouse_create(struct ms_req *req)
+{
+    const char *code, *name;
+    const cJSON *body;
+    PGresult *res = NULL;
+    int rc;
+
+    if ((rc = ms_http_json(req, &body)) < 0)
+        return rc;
+    if (ms_json_str(body, "code", &code) != MS_JSON_OK || !valid_code(code))
+        ms_http_verr(req, "code", "Code must be 1-32 characters of A-Z a-z 0-9 _ -",
+                     ms_json_item(body, "code"));
+    if (ms_json_str(body, "name", &name) != MS_JSON_OK || ms_utf8_len(name) < 1 ||
+        ms_utf8_len(name) > 255)
+        ms_http_verr(req, "name", "Name must be between 1 and 255 characters",
+                     ms_json_item(body, "name"));
+    if (ms_http_verr_count(req))
+        return MS_EINVALID;
+    rc = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_INSERT, (const char *[]){ code, name },
+                    &res);
+    if (rc == MS_ECONFLICT)
+        return ms_http_fail(req, MS_ECONFLICT, "Warehouse code already exists");
+    if (rc < 0)
+        return rc;
+    ms_http_ok(req, 201, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
+    return MS_OK;
+}
+
+int product_h_inventory(struct ms_req *req)
+{
+    PGresult *res = NULL;
+    const char *id;
+    cJSON *data;
+    int rc;
+
+    if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
+        return rc;
+    rc = ms_db_exec(req->worker->db, NULL, PRODUCT_EXISTS, (const char *[]){ id }, NULL);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
+    rc =
+        ms_db_exec(req->worker->db, req->arena, INVENTORY_OF_PRODUCT, (const char *[]){ id }, &res);
+    if (rc < 0)
+        return rc;
+    data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "product_id", id);
+    cJSON_AddItemToObject(data, "inventory", cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
+    ms_http_ok(req, 200, data);
+    return MS_OK;
+}
+
+struct adjust_ctx {
+    struct ms_req *req;
+    const char *product_id, *warehouse_id, *delta, *reason;
+    char quantity[24], reserved[24], available[24];
+};
+
+static int adjust_tx(struct ms_db *db, void *p)
+{
+    struct adjust_ctx *c = p;
+    const char *pw[] = { c->product_id, c->warehouse_id };
+    PGresult *res = NULL;
+    int rc;
+
+    if ((rc = ms_db_exec(db, NULL, INVENTORY_ENSURE, pw, NULL)) < 0)
+        return rc;
+    rc = ms_db_exec(db, NULL, INVENTORY_ADJUST,
+                    (const char *[]){ c->product_id, c->warehouse_id, c->delta }, &res);
+    if (rc == 0)
+        rc = ms_http_fail(c->req, MS_ECONFLICT, "Quantity cannot drop below the reserved stock");
+    if (rc < 0) {
+        PQclear(res);
+        return rc;
+    }
+    snprintf(c->quantity, sizeof c->quantity, "%s", PQgetvalue(res, 0, 0));
+    snprintf(c->reserved, sizeof c->reserved, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    rc = ms_db_exec(db, NULL, MOVEMENT_INSERT,
+                    (const char *[]){ c->product_id, c->warehouse_id, c->delta, c->reason,
+                                      c->quantity,
+                                      c->req->caller.user_id[0] ? c->req->caller.user_id : NULL },
+                    NULL);
+    if (rc < 0)
+        return rc;
+    rc =
+        ms_db_exec(db, NULL, PRODUCT_AVAILABLE_ADD,
+                   (const char *[]){ c->product_id, c->delta, c->warehouse_id, c->quantity }, &res);
+    if (rc == 1)
+        snprintf(c->available, sizeof c->available, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc < 0 ? rc : MS_OK;
+}
+
+/* A body reference (product_id / warehouse_id) that must name an existing row. */
+static void check_ref(struct ms_req *req, const cJSON *body, const char *field, int stmt,
+                      const char *id, const char *missing, int *rc)
+{
+    int found;
+
+    if (!id)
+        return;
+    found = ms_db_exec(req->worker->db, NULL, stmt, (const char *[]){ id }, NULL);
+    if (found < 0)
+        *rc = found;
+    else if (found == 0)
+        ms_http_verr(req, field, missing, ms_json_item(body, field));
+}
+
+int product_h_adjust(struct ms_req *req)
+{
+    struct adjust_ctx c = { .req = req };
+    const cJSON *body, *delta;
+    cJSON *data;
+    int rc;
+
+    if ((rc = ms_http_json(req, &body)) < 0)
+        return rc;
+    if (ms_json_str(body, "product_id", &c.product_id) != MS_JSON_OK ||
+        !ms_valid_uuid(c.product_id)) {
+        ms_http_verr(req, "product_id", "Product not found", ms_json_item(body, "product_id"));
+        c.product_id = NULL;
+    }
+    if (ms_json_str(body, "warehouse_id", &c.warehouse_id) != MS_JSON_OK ||
+        !ms_valid_uuid(c.warehouse_id)) {
+        ms_http_verr(req, "warehouse_id", "Warehouse not found",
+                     ms_json_item(body, "warehouse_id"));
+        c.warehouse_id = NULL;
+    }
+    delta = ms_json_item(body, "delta");
+    if (!cJSON_IsNumber(delta) || delta->valuedouble != (double)(long)delta->valuedouble ||
+        delta->valuedouble == 0 || delta->valuedouble > DELTA_MAX ||
+        delta->valuedouble < -DELTA_MAX)
+        ms_http_verr(req, "delta", "Delta must be a non-zero integer", delta);
+    else
+        c.delta = ms_arena_printf(req->arena, "%ld", (long)delta->valuedouble);
+    if (ms_json_str(body, "reason", &c.reason) != MS_JSON_OK || ms_utf8_len(c.reason) < 1 ||
+        ms_utf8_len(c.reason) > 255)
+        ms_http_verr(req, "reason", "Reason must be between 1 and 255 characters",
+                     ms_json_item(body, "reason"));
+    rc = MS_OK;
+    check_ref(req, body, "product_id", PRODUCT_EXISTS, c.product_id, "Product not found", &rc);
+    check_ref(req, body, "warehouse_id", WAREHOUSE_EXISTS, c.warehouse_id, "Warehouse not found",
+              &rc);
+    if (rc < 0)
+        return rc;
+    if (ms_http_verr_count(req))
+        return MS_EINVALID;
+    if ((rc = ms_db_tx(req->worker->db, adjust_tx, &c)) < 0)
+        return rc;
+    product_cache_drop(req->worker->cache, c.product_id);
+    data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "product_id", c.product_id);
+    cJSON_AddStringToObject(data, "warehouse_id", c.warehouse_id);
+    cJSON_AddNumberToObject(data, "delta", strtod(c.delta, NULL));
+    cJSON_AddNumberToObject(data, "quantity", strtod(c.quantity, NULL));
+    cJSON_AddNumberToObject(data, "reserved", strtod(c.reserved, NULL));
+    cJSON_AddNumberToObject(data, "available", strtod(c.quantity, NULL) - strtod(c.reserved, NULL));
+    cJSON_AddNumberToObject(data, "stock", strtod(c.available, NULL));
+    ms_http_ok(req, 200, data);
+    return MS_OK;
+}
+
+int product_h_movements(struct ms_req *req)
+{
+    const char *product = ms_http_query(req, "product_id");
+    PGresult *count = NULL, *rows = NULL;
+    long page, limit;
+    cJSON *list, *data;
+    int rc, n;
+
+    rc = ms_pagination(req, 10, &page, &limit);
+    if (product && !ms_valid_uuid(product)) {
+        cJSON *v = cJSON_CreateString(product);
+
+        ms_http_verr(req, "product_id", "Invalid product ID", v);
+        cJSON_Delete(v);
+    }
+    if (rc < 0 || ms_http_verr_count(req))
+        return MS_EINVALID;
+    if ((rc = ms_db_exec(req->worker->db, req->arena, MOVEMENT_COUNT, (const char *[]){ product },
+                         &count)) < 0)
+        return rc;
+    n = ms_db_exec(req->worker->db, req->arena, MOVEMENT_LIST,
+                   (const char *[]){ product, ms_arena_printf(req->arena, "%ld", limit),
+                                     ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
+                   &rows);
+    if (n < 0)
+        return n;
+    list = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
+    data = cJSON_CreateObject();
+    cJSON_AddItemToObject(data, "movements", list);
+    cJSON_AddItemToObject(
+        data, "pagination",
+        product_pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
+    ms_http_ok(req, 200, data);
+    return MS_OK;
+}
