@@ -3,6 +3,7 @@
  *   microshopctl migrate <service> [--dir DIR]   apply migrations/<service>/NNN_*.sql
  *   microshopctl set-role <email> <user|moderator|admin> [--force]
  *   microshopctl hash-time [cost] [n]           median seconds of one bcrypt hash
+ *   microshopctl seed --products N               a demo catalogue in the product database
  *
  * Reads the same environment as the services (DATABASE_URL, REDIS_URL). */
 #include <dirent.h>
@@ -28,6 +29,7 @@ static void usage(void)
     fprintf(stderr, "usage: microshopctl migrate <service> [--dir DIR]\n"
                     "       microshopctl set-role <email> <user|moderator|admin> [--force]\n"
                     "       microshopctl hash-time [cost] [n]\n"
+                    "       microshopctl seed --products N   (DATABASE_URL: the product database)\n"
                     "environment: DATABASE_URL, REDIS_URL (set-role)\n");
 }
 
@@ -359,6 +361,101 @@ out:
     return rc;
 }
 
+/* ---- seed ------------------------------------------------------------------ */
+
+/* A demo catalogue, set-based so that 100,000 products take seconds: a
+ * category tree, three warehouses, products named from word lists per
+ * category with prices, and stock in one to three warehouses, each with its
+ * ledger row. Runs in one transaction; products get SKUs DEMO-NNNNNNN after
+ * the highest one already there, so seeding twice adds more. */
+static const char seed_sql[] =
+    "INSERT INTO categories (name, description) SELECT n, n || ' for every day' FROM "
+    "unnest(ARRAY['Electronics','Home','Outdoors','Books']) n WHERE NOT EXISTS "
+    "(SELECT 1 FROM categories c WHERE c.parent_id IS NULL AND lower(c.name) = lower(n));"
+    "INSERT INTO categories (name, parent_id) SELECT s.child, p.id FROM (VALUES "
+    "('Electronics','Phones'),('Electronics','Laptops'),('Electronics','Audio'),"
+    "('Home','Kitchen'),('Home','Furniture'),('Outdoors','Camping'),('Outdoors','Cycling'),"
+    "('Books','Fiction'),('Books','Non-fiction')) s(parent, child) "
+    "JOIN categories p ON p.parent_id IS NULL AND p.name = s.parent "
+    "WHERE NOT EXISTS (SELECT 1 FROM categories c WHERE c.parent_id = p.id AND c.name = s.child);"
+    "INSERT INTO warehouses (code, name) VALUES ('WH-EAST','East coast'),"
+    "('WH-WEST','West coast'),('WH-NORTH','North hub') ON CONFLICT (code) DO NOTHING;"
+    "CREATE TEMP TABLE seed_products ON COMMIT DROP AS "
+    "WITH leaf AS (SELECT id, name, row_number() OVER (ORDER BY name) - 1 AS k, "
+    "count(*) OVER () AS n FROM categories WHERE parent_id IS NOT NULL), "
+    "start AS (SELECT COALESCE(max(substring(sku FROM 6)::bigint), 0) AS s FROM products "
+    "WHERE sku ~ '^DEMO-[0-9]+$') "
+    "SELECT 'DEMO-' || lpad((start.s + g)::text, 7, '0') AS sku, "
+    "(ARRAY['Classic','Compact','Deluxe','Eco','Pro','Smart','Ultra','Vintage','Rugged','Silent'])"
+    "[1 + g % 10] || ' ' || (ARRAY['Red','Blue','Green','Black','White','Silver'])[1 + (g / 10) % 6]"
+    " || ' ' || leaf.name || ' ' || (g % 997) AS name, "
+    "'A ' || lower((ARRAY['durable','lightweight','handmade','bestselling','award-winning'])"
+    "[1 + g % 5]) || ' item from our ' || leaf.name || ' range. Model ' || g || '.' AS description, "
+    "(499 + (g * 7919) % 99500)::bigint AS price_minor, leaf.id AS category_id, g "
+    "FROM generate_series(1, current_setting('microshop.seed_n')::int) g CROSS JOIN start "
+    "JOIN leaf ON leaf.k = g % leaf.n;"
+    "INSERT INTO products (sku, name, description, price_minor, category_id) "
+    "SELECT sku, name, description, price_minor, category_id FROM seed_products;"
+    "CREATE TEMP TABLE seed_stock ON COMMIT DROP AS SELECT p.id AS product_id, w.id AS "
+    "warehouse_id, ((sp.g * 31 + w.rn * 17) % 120)::int AS qty FROM seed_products sp "
+    "JOIN products p ON p.sku = sp.sku "
+    "JOIN (SELECT id, row_number() OVER (ORDER BY code) AS rn FROM warehouses "
+    "WHERE code LIKE 'WH-%') w ON w.rn <= 1 + sp.g % 3;"
+    "DELETE FROM seed_stock WHERE qty = 0;"
+    "INSERT INTO inventory (product_id, warehouse_id, quantity) "
+    "SELECT product_id, warehouse_id, qty FROM seed_stock;"
+    "INSERT INTO inventory_movements (product_id, warehouse_id, delta, reason, quantity_after) "
+    "SELECT product_id, warehouse_id, qty, 'seed', qty FROM seed_stock;"
+    "UPDATE products p SET available = s.total FROM (SELECT product_id, sum(qty) AS total "
+    "FROM seed_stock GROUP BY product_id) s WHERE p.id = s.product_id;";
+
+/* The product service caches the category list and tree: drop them (best
+ * effort; they also expire). */
+static void drop_category_cache(void)
+{
+    const char *url = getenv("REDIS_URL");
+    struct ms_cache *cache = ms_cache_new(url && *url ? url : "redis://127.0.0.1:6379/0", 1000);
+
+    if (cache && ms_cache_cmd(cache, NULL, NULL, 3,
+                              (const char *[]){ "DEL", "ms:categories:flat", "ms:categories:tree" },
+                              NULL) < 0)
+        fprintf(stderr, "microshopctl: could not drop the cached categories (they expire)\n");
+    ms_cache_free(cache);
+}
+
+static int cmd_seed(int argc, char **argv)
+{
+    char count[16];
+    long n = 0;
+    PGconn *c;
+    PGresult *r;
+    int ok;
+
+    if (argc != 2 || strcmp(argv[0], "--products") != 0 || (n = strtol(argv[1], NULL, 10)) < 1 ||
+        n > 10000000)
+        return usage(), 2;
+    snprintf(count, sizeof count, "%ld", n);
+    if (!(c = connect_db()))
+        return 1;
+    if (exec_ok(c, "BEGIN", "BEGIN") < 0) {
+        PQfinish(c);
+        return 1;
+    }
+    /* one multi-statement text cannot take parameters: bind the count in a GUC */
+    r = PQexecParams(c, "SELECT set_config('microshop.seed_n', $1, true)", 1, NULL,
+                     (const char *[]){ count }, NULL, NULL, 0);
+    PQclear(r);
+    ok = exec_ok(c, seed_sql, "seeding") == 0 && exec_ok(c, "COMMIT", "COMMIT") == 0;
+    if (!ok)
+        exec_ok(c, "ROLLBACK", "ROLLBACK");
+    else
+        printf("seeded %ld products\n", n);
+    PQfinish(c);
+    if (ok)
+        drop_category_cache();
+    return ok ? 0 : 1;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -398,6 +495,8 @@ int main(int argc, char **argv)
         return cmd_set_role(argc - 2, argv + 2);
     if (strcmp(argv[1], "hash-time") == 0)
         return cmd_hash_time(argc - 2, argv + 2);
+    if (strcmp(argv[1], "seed") == 0)
+        return cmd_seed(argc - 2, argv + 2);
     usage();
     return 2;
 }
