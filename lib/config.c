@@ -1,6 +1,7 @@
 /* Configuration from the environment. */
 #include "lib/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -168,8 +169,10 @@ static void check_production(int *bad)
                              "one shorter than 32 bytes");
         (*bad)++;
     }
-    if (strcmp(ms_config.jwt_refresh_secret, MS_JWT_DEFAULT_REFRESH_SECRET) == 0 ||
-        strlen(ms_config.jwt_refresh_secret) < 32) {
+    /* only the user service signs or reads refresh tokens */
+    if (strcmp(ms_config.service, "user") == 0 &&
+        (strcmp(ms_config.jwt_refresh_secret, MS_JWT_DEFAULT_REFRESH_SECRET) == 0 ||
+         strlen(ms_config.jwt_refresh_secret) < 32)) {
         ms_log(MS_LOG_FATAL, "APP_ENV=production refuses the published default "
                              "JWT_REFRESH_SECRET or one shorter than 32 bytes");
         (*bad)++;
@@ -209,6 +212,13 @@ int ms_config_load(const char *service)
     ms_config.redis_timeout_ms = (int)env_long("REDIS_TIMEOUT_MS", 1000, 50, 60000, &bad);
     ms_config.relay_interval_ms = (int)env_long("RELAY_INTERVAL_MS", 200, 10, 60000, &bad);
     ms_config.currency = env_or("CURRENCY", "USD");
+    if (strlen(ms_config.currency) != 3 || !isupper((unsigned char)ms_config.currency[0]) ||
+        !isupper((unsigned char)ms_config.currency[1]) ||
+        !isupper((unsigned char)ms_config.currency[2])) {
+        ms_log(MS_LOG_FATAL, "CURRENCY must be an ISO 4217 code such as USD or EUR");
+        bad++;
+    }
+    ms_config.cache_ttl_s = env_long("CACHE_TTL_S", 3600, 1, 30L * 86400, &bad);
     if (!*ms_config.database_url) {
         ms_log(MS_LOG_FATAL, "DATABASE_URL is not set");
         bad++;

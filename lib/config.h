@@ -30,7 +30,8 @@ struct ms_config {
     int db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT_MS, default 2000 */
     int redis_timeout_ms;        /* REDIS_TIMEOUT_MS, default 1000 */
     int log_level;               /* LOG_LEVEL */
-    const char *currency;        /* CURRENCY, default USD */
+    const char *currency;        /* CURRENCY, ISO 4217 (three capitals), default USD */
+    long cache_ttl_s;            /* CACHE_TTL_S: lifetime of cached reads, default 3600 */
     int relay_interval_ms;       /* RELAY_INTERVAL_MS: outbox poll period, default 200 */
 };
 

@@ -51,7 +51,7 @@ int ms_daemon_main(const char *service, const struct ms_sql_stmt *sql, int nsql,
                      ms_config.db_statement_timeout_ms);
     d.cache = ms_cache_new(ms_config.redis_url, ms_config.redis_timeout_ms);
     if (!d.db || !d.cache) {
-        rc = 1;
+        rc = d.cache ? 1 : 78; /* a malformed REDIS_URL is a configuration error */
         goto out;
     }
     ms_log(MS_LOG_INFO, "%s worker started", service);

@@ -450,6 +450,15 @@ int ms_pool_main(const struct ms_service *svc, int argc, char **argv)
         return print_routes(svc);
     if (ms_config_load(svc->name) < 0)
         return 78; /* EX_CONFIG */
+    {
+        /* a malformed REDIS_URL would make every worker die at start, and the
+         * master respawn them forever: refuse to start instead */
+        struct ms_cache *probe = ms_cache_new(ms_config.redis_url, ms_config.redis_timeout_ms);
+
+        if (!probe)
+            return 78; /* EX_CONFIG */
+        ms_cache_free(probe);
+    }
     if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
         ms_log(MS_LOG_FATAL, "fd 0 is not a listening socket; start me with spawn-fcgi");
         return 1;

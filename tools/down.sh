@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop what tools/up.sh started (`make down`), by the PIDs in var/run/*.pid:
-# nginx, the workers, the pools, Redis (SIGTERM, a deadline, then SIGKILL to
+# nginx, every service's worker and pool (built or not: a pool whose binary
+# was removed since is stopped too), Redis (SIGTERM, a deadline, then SIGKILL to
 # the process group each was started in), then PostgreSQL with
 # `pg_ctl stop -m fast`. Never signals a process by name, nor one whose
 # /proc/PID/cmdline is not the expected program (a stale pid file is removed).
@@ -101,9 +102,14 @@ main_down() {
     flock -w 30 9 || die "another tools/up.sh or tools/down.sh is running"
 
     pool_timeout=$(((${SHUTDOWN_TIMEOUT_MS:-10000} + 999) / 1000 + 5))
-    read -ra names <<<"$(components | tr '\n' ' ')"
+    read -ra names <<<"$(components all | tr '\n' ' ')"
     for ((i = ${#names[@]} - 1; i >= 0; i--)); do
         name=${names[i]}
+        # a service that was never built nor started: nothing to say
+        if [[ $name == *-fcgi || $name == *-worker ]] && [ ! -e "$RUN/$name.pid" ] &&
+            [ ! -x "$BIN_DIR/$name" ]; then
+            continue
+        fi
         case $name in
         postgres) stop_postgres || failed=1 ;;
         *-fcgi)

@@ -11,7 +11,10 @@
 #   CERT_DIR                directory holding server.crt and server.key (needed with HTTPS_PORT)
 #   LISTEN_ADDR             space-separated listen addresses, e.g. "127.0.0.1 [::1]" [127.0.0.1]
 #   UPSTREAM_<SERVICE>      one per @UPSTREAM_<SERVICE>@ in the template: "unix:/abs/path.sock"
-#                           or "host:port"; several space-separated servers balance one service
+#                           or "host:port"; several space-separated servers balance one service.
+#                           Required for @UPSTREAM_X@; for an optional @UPSTREAM_X?@ an unset or
+#                           empty value renders a server marked "down" (unix:RUN_DIR/<svc>.sock
+#                           down), so that the service's routes answer the JSON 503
 #   RATE_LIMIT              "off" disables both rate limits [on]
 #   RATE_LIMIT_AUTH         /api/auth rate per client address, nginx syntax (10r/s, 30r/m) [10r/s]
 #   RATE_LIMIT_AUTH_BURST   /api/auth burst, requests [20]
@@ -44,8 +47,8 @@ check_port() {
 check_rate() {
     [[ $2 =~ ^[1-9][0-9]*r/[sm]$ ]] || die "$1 must be an nginx rate such as 10r/s or 30r/m (got '$2')"
 }
-check_count() {
-    [[ $2 =~ ^[0-9]{1,7}$ ]] || die "$1 must be a non-negative integer (got '$2')"
+check_count() { # nginx refuses burst=0
+    [[ $2 =~ ^[1-9][0-9]{0,6}$ ]] || die "$1 must be a positive integer (got '$2')"
 }
 
 [ -r "$TEMPLATE" ] || die "cannot read template $TEMPLATE"
@@ -121,10 +124,16 @@ declare -A VARS=(
 )
 
 # Value of UPSTREAM_<SERVICE>: its servers joined so that "server @X@;" lists them all.
+# With $2 = "?" (optional) an unset or empty value gives a server marked down.
 upstream_value() {
-    local name=$1 v s out=""
+    local name=$1 optional=${2:-} v s out="" sock
     v=${!name:-}
-    [ -n "$v" ] || die "$name is not set (e.g. $name=unix:$RUN_DIR/$(tr 'A-Z' 'a-z' <<<"${name#UPSTREAM_}").sock)"
+    sock=unix:$RUN_DIR/$(tr 'A-Z_' 'a-z-' <<<"${name#UPSTREAM_}").sock
+    if [ -z "${v// /}" ]; then
+        [ "$optional" = "?" ] || die "$name is not set (e.g. $name=$sock)"
+        printf '%s down' "$sock"
+        return 0
+    fi
     for s in $v; do
         [[ $s =~ ^unix:/[A-Za-z0-9._/+-]+$ || $s =~ ^[A-Za-z0-9.-]+:[0-9]{1,5}$ ||
             $s =~ ^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$ ]] ||
@@ -136,21 +145,24 @@ upstream_value() {
 
 # Replace every @NAME@ in $1; prints the result.
 substitute() {
-    local rest=$1 out="" name val
+    local rest=$1 out="" name val opt
     while [[ $rest == *@* ]]; do
         out+=${rest%%@*}
         rest=${rest#*@}
-        if [[ $rest =~ ^([A-Z][A-Z0-9_]*)@ ]]; then
+        if [[ $rest =~ ^([A-Z][A-Z0-9_]*)(\??)@ ]]; then
             name=${BASH_REMATCH[1]}
-            if [[ -v VARS[$name] ]]; then
+            opt=${BASH_REMATCH[2]}
+            if [[ $name == UPSTREAM_* ]]; then
+                val=$(upstream_value "$name" "$opt") || exit 1
+            elif [ -n "$opt" ]; then
+                die "only UPSTREAM_<SERVICE> placeholders can be optional (@$name?@)"
+            elif [[ -v VARS[$name] ]]; then
                 val=${VARS[$name]}
-            elif [[ $name == UPSTREAM_* ]]; then
-                val=$(upstream_value "$name") || exit 1
             else
                 die "template uses unknown placeholder @$name@"
             fi
             out+=$val
-            rest=${rest:${#name}+1}
+            rest=${rest:${#name}+${#opt}+1}
         else
             out+=@
         fi

@@ -18,6 +18,9 @@
 #   ACCESS_LOG [on|off]  WORKERS [4 x cores, at most 256]  PG_MAX_CONNECTIONS [max(100, 5 x WORKERS + 50)]
 #   JWT_SECRET / JWT_REFRESH_SECRET [random, generated once into var/secrets.env]
 #   BIN_DIR [bin]  UP_ONLY_INFRA=1 (PostgreSQL, Redis, TLS, nginx only: no pools, no workers)
+# A service other than user whose bin/<svc>-fcgi is not built is skipped with a
+# note (its routes answer 503 through nginx); its worker is started when
+# bin/<svc>-worker is built.
 # Every other service variable (LOG_LEVEL, BCRYPT_COST, JWT_EXPIRES_IN, …, see
 # fcgi-apps/<service>/.env.example) is passed through to the services as it is.
 #
@@ -43,8 +46,12 @@ SECRETS=$VAR/secrets.env
 BIN_DIR=${BIN_DIR:-$ROOT/bin}
 
 # Services in start order; each has bin/<svc>-fcgi (pool on var/run/<svc>.sock,
-# reached by nginx as UPSTREAM_<SVC>) and bin/<svc>-worker.
-SERVICES=(user)
+# reached by nginx as UPSTREAM_<SVC>), bin/<svc>-worker and the database
+# microshop_<svc>. Adding a service: one word here (and its lines in
+# nginx/microshop.conf.in). REQUIRED_SERVICES must be built; the others are
+# started when they are.
+SERVICES=(user product)
+REQUIRED_SERVICES=(user)
 DATABASES=(microshop_user microshop_product microshop_order microshop_payment
            microshop_notification)
 
@@ -118,12 +125,49 @@ clear_stale() {
     rm -f "$f"
 }
 
-# Components in start order (down.sh stops them in reverse).
+is_required() {
+    local r
+    for r in "${REQUIRED_SERVICES[@]}"; do [ "$r" = "$1" ] && return 0; done
+    return 1
+}
+
+# Services whose pool is built (a required one always counts: check_prereqs
+# refuses to go on without it).
+built_services() {
+    local s
+    for s in "${SERVICES[@]}"; do
+        if is_required "$s" || [ -x "$BIN_DIR/$s-fcgi" ]; then echo "$s"; fi
+    done
+}
+
+# Services left out because their pool is not built.
+unbuilt_services() {
+    local s
+    for s in "${SERVICES[@]}"; do
+        is_required "$s" || [ -x "$BIN_DIR/$s-fcgi" ] || echo "$s"
+    done
+}
+
+# True if service $1 has a worker to start.
+has_worker() {
+    is_required "$1" || [ -x "$BIN_DIR/$1-worker" ]
+}
+
+# Components in start order (down.sh stops them in reverse). "all": every
+# service's pool and worker, built or not (what to stop); "built": only what
+# is built (what to start and expect running).
 components() {
     local s
     echo postgres redis
     if [ "$UP_ONLY_INFRA" != 1 ]; then
-        for s in "${SERVICES[@]}"; do echo "$s-fcgi $s-worker"; done
+        if [ "${1:-}" = all ]; then
+            for s in "${SERVICES[@]}"; do echo "$s-fcgi $s-worker"; done
+        else
+            for s in $(built_services); do
+                echo "$s-fcgi"
+                if has_worker "$s"; then echo "$s-worker"; fi
+            done
+        fi
     fi
     echo nginx
 }
@@ -161,8 +205,8 @@ probe_host() {
 }
 
 status() {
-    local name pid rc=0 f
-    for name in $(components); do
+    local name pid rc=0 f svc
+    for name in $(components built); do
         if pid=$(running_pid "$name"); then
             case $name in
             postgres) f=" 127.0.0.1:$(pg_port)" ;;
@@ -177,6 +221,11 @@ status() {
             rc=3
         fi
     done
+    if [ "$UP_ONLY_INFRA" != 1 ]; then
+        for svc in $(unbuilt_services); do
+            printf '%-20s not built (%s), skipped\n' "$svc-fcgi" "${BIN_DIR#"$ROOT"/}/$svc-fcgi"
+        done
+    fi
     return $rc
 }
 
@@ -269,7 +318,7 @@ check_prereqs() {
     check_number PG_MAX_CONNECTIONS "$PG_MAX_CONNECTIONS" 20 10000
     [ "$UP_ONLY_INFRA" = 1 ] && return 0
     missing=()
-    for t in "${SERVICES[@]}"; do
+    for t in "${REQUIRED_SERVICES[@]}"; do
         [ -x "$BIN_DIR/$t-fcgi" ] || missing+=("${BIN_DIR#"$ROOT"/}/$t-fcgi")
         [ -x "$BIN_DIR/$t-worker" ] || missing+=("${BIN_DIR#"$ROOT"/}/$t-worker")
     done
@@ -479,9 +528,17 @@ start_worker() {
     say "started $name (pid $(cat "$RUN/$name.pid"))"
 }
 
+# UPSTREAM_<SVC> of every built service; an unbuilt one stays unset, so that
+# nginx answers its routes with the JSON 503. With UP_ONLY_INFRA=1 every
+# service's socket is named (pools started by hand may listen there).
 render_nginx() {
-    local svc var
+    local svc var svcs
+    if [ "$UP_ONLY_INFRA" = 1 ]; then svcs="${SERVICES[*]}"; else svcs=$(built_services); fi
     for svc in "${SERVICES[@]}"; do
+        var=UPSTREAM_$(tr 'a-z-' 'A-Z_' <<<"$svc")
+        unset "$var"
+    done
+    for svc in $svcs; do
         var=UPSTREAM_$(tr 'a-z-' 'A-Z_' <<<"$svc")
         export "$var=unix:$RUN/$svc.sock"
     done
@@ -546,7 +603,7 @@ wait_ready() {
         die "nginx does not answer $base/health"
     }
     [ "$UP_ONLY_INFRA" = 1 ] && return 0
-    for svc in "${SERVICES[@]}"; do
+    for svc in $(built_services); do
         deadline=$((SECONDS + 30))
         code=000
         while ((SECONDS < deadline)); do
@@ -563,6 +620,7 @@ wait_ready() {
             log_tail "$LOG/nginx-error.log" 5
             die "$base/health/$svc answers $code, not 200"
         fi
+        has_worker "$svc" || continue
         name=$svc-worker
         running_pid "$name" >/dev/null || {
             log_tail "$LOG/$name.log"
@@ -572,7 +630,7 @@ wait_ready() {
 }
 
 print_summary() {
-    local host=localhost
+    local host=localhost svc
     echo
     if [ "$UP_ONLY_INFRA" = 1 ]; then
         echo "microshop infrastructure is up (UP_ONLY_INFRA=1: no pools, no workers):"
@@ -581,7 +639,13 @@ print_summary() {
     fi
     [ -z "$HTTPS_PORT" ] || echo "  https://$host:$HTTPS_PORT    (self-signed: curl --cacert var/tls/server.crt)"
     echo "  http://$host:$HTTP_PORT"
-    echo "  health:  http://$host:$HTTP_PORT/health  (nginx)   http://$host:$HTTP_PORT/health/user"
+    echo "  health:  http://$host:$HTTP_PORT/health  (nginx)"
+    if [ "$UP_ONLY_INFRA" != 1 ]; then
+        for svc in $(built_services); do echo "           http://$host:$HTTP_PORT/health/$svc"; done
+        for svc in $(unbuilt_services); do
+            echo "  not built: $svc (${BIN_DIR#"$ROOT"/}/$svc-fcgi): its routes answer 503"
+        done
+    fi
     echo "  logs in var/log/, pids in var/run/; status: make status; stop: make down"
     echo
     echo "First admin: register through POST /api/auth/register, then"
@@ -615,9 +679,16 @@ main() {
     migrate
     if [ "$UP_ONLY_INFRA" != 1 ]; then
         local svc
-        for svc in "${SERVICES[@]}"; do
+        for svc in $(unbuilt_services); do
+            say "note: ${BIN_DIR#"$ROOT"/}/$svc-fcgi is not built: skipping the $svc pool and worker (its routes answer 503)"
+        done
+        for svc in $(built_services); do
             start_pool "$svc"
-            start_worker "$svc"
+            if has_worker "$svc"; then
+                start_worker "$svc"
+            else
+                say "note: ${BIN_DIR#"$ROOT"/}/$svc-worker is not built: skipping the $svc worker"
+            fi
         done
     fi
     start_nginx

@@ -5,7 +5,10 @@
 
 #include <stdio.h>
 
+#include "lib/arena.h"
 #include "lib/cache.h"
+#include "lib/config.h"
+#include "lib/http.h"
 #include "lib/log.h"
 #include "lib/banned.h"
 
@@ -24,4 +27,9 @@ void product_cache_drop_categories(struct ms_cache *cache)
                      (const char *[]){ "DEL", "ms:categories:flat", "ms:categories:tree" },
                      NULL) < 0)
         ms_log(MS_LOG_WARN, "could not drop the cached categories");
+}
+
+const char *product_cache_ttl(struct ms_req *req)
+{
+    return ms_arena_printf(req->arena, "%ld", ms_config.cache_ttl_s);
 }

@@ -10,15 +10,15 @@
 #include "fcgi-apps/product/sql.h"
 #include "lib/arena.h"
 #include "lib/cache.h"
+#include "lib/config.h"
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/validate.h"
 #include "lib/banned.h"
 
-#define KEY_FLAT             "ms:categories:flat"
-#define KEY_TREE             "ms:categories:tree"
-#define CATEGORY_CACHE_TTL_S "3600"
+#define KEY_FLAT "ms:categories:flat"
+#define KEY_TREE "ms:categories:tree"
 
 static const char *parent_of(const struct category_edge *edges, size_t n, const char *id)
 {
@@ -110,7 +110,7 @@ int product_h_categories(struct ms_req *req)
     text = cJSON_PrintUnformatted(flat);
     if (text) {
         ms_cache_cmd(req->worker->cache, NULL, NULL, 5,
-                     (const char *[]){ "SET", key, text, "EX", CATEGORY_CACHE_TTL_S }, NULL);
+                     (const char *[]){ "SET", key, text, "EX", product_cache_ttl(req) }, NULL);
         cJSON_free(text);
     }
     data = cJSON_CreateObject();

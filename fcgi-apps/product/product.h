@@ -69,6 +69,9 @@ int category_would_cycle(const struct category_edge *edges, size_t n, const char
 void product_cache_drop(struct ms_cache *cache, const char *product_id);
 void product_cache_drop_categories(struct ms_cache *cache);
 
+/* CACHE_TTL_S as the text a Redis SET … EX wants (request arena). */
+const char *product_cache_ttl(struct ms_req *req);
+
 /* ---- handlers ----------------------------------------------------------------- */
 
 int product_h_list(struct ms_req *req);

@@ -20,8 +20,6 @@
 #include "lib/validate.h"
 #include "lib/banned.h"
 
-#define PRODUCT_CACHE_TTL_S "3600"
-
 int product_path_id(struct ms_req *req, const char *message, const char **id)
 {
     cJSON *v;
@@ -145,9 +143,9 @@ int product_h_get(struct ms_req *req)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
-    ms_cache_cmd(req->worker->cache, NULL, NULL, 5,
-                 (const char *[]){ "SET", key, PQgetvalue(res, 0, 0), "EX", PRODUCT_CACHE_TTL_S },
-                 NULL);
+    ms_cache_cmd(
+        req->worker->cache, NULL, NULL, 5,
+        (const char *[]){ "SET", key, PQgetvalue(res, 0, 0), "EX", product_cache_ttl(req) }, NULL);
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }

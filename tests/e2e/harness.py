@@ -1,5 +1,6 @@
-"""End-to-end test harness: real PostgreSQL 15, Redis, the spawn-fcgi user
-pool, the user worker and nginx (rendered by tools/render-nginx.sh), all on
+"""End-to-end test harness: real PostgreSQL 15, Redis, each service's
+spawn-fcgi pool and worker (user by default; Cluster(services=("user",
+"product")) for more) and nginx (rendered by tools/render-nginx.sh), all on
 free loopback ports, all stopped by PID afterwards.
 
 Python 3 standard library only. The shared cluster of a test run is created by
@@ -506,13 +507,16 @@ class RedisServer:
 # --------------------------------------------------------------------------
 
 class Pool:
-    """spawn-fcgi -n -s <sock> -M 0666 -- <bindir>/user-fcgi; with -n spawn-fcgi
-    execs the binary, so the Popen PID is the pool master."""
+    """spawn-fcgi -n -s <sock> -M 0666 -- <bindir>/<service>-fcgi; with -n
+    spawn-fcgi execs the binary, so the Popen PID is the pool master. name
+    names the socket and the log (<name>.sock, <name>-pool.log)."""
 
-    def __init__(self, bindir, rundir, env, name="user", logdir=None):
+    def __init__(self, bindir, rundir, env, name="user", logdir=None, service="user"):
         self.bindir = bindir
         self.env = env
         self.name = name
+        self.service = service
+        self.binary = service + "-fcgi"
         self.sock = os.path.join(rundir, name + ".sock")
         self.logfile = os.path.join(logdir or rundir, name + "-pool.log")
         self.proc = None
@@ -530,7 +534,7 @@ class Pool:
         log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
             ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--",
-             os.path.join(self.bindir, "user-fcgi")],
+             os.path.join(self.bindir, self.binary)],
             env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True)
         log.close()
@@ -538,8 +542,8 @@ class Pool:
 
         def up():
             if self.proc.poll() is not None:
-                raise RuntimeError("pool exited with %s:\n%s" % (self.proc.returncode,
-                                                                 self.log_tail()))
+                raise RuntimeError("%s pool exited with %s:\n%s" % (
+                    self.service, self.proc.returncode, self.log_tail()))
             return len(self.worker_pids()) >= self.workers
         try:
             wait_until(up, timeout, 0.02, "%d pool workers" % self.workers)
@@ -561,7 +565,7 @@ class Pool:
                     cmd = f.read()
             except OSError:
                 continue
-            if b"user-fcgi" in cmd and pid_alive(p):
+            if self.binary.encode() in cmd and pid_alive(p):
                 out.append(p)
         return out
 
@@ -595,7 +599,7 @@ class Pool:
 
 
 class Daemon:
-    """A plain foreground process (the user worker)."""
+    """A plain foreground process (a service's worker)."""
 
     def __init__(self, argv, env, logfile):
         self.argv, self.env, self.logfile = argv, env, logfile
@@ -638,17 +642,28 @@ def _tail(path, n=40):
         return ""
 
 
+def upstream_var(service):
+    """UPSTREAM_<SVC>, the render-nginx.sh variable of a service's pool."""
+    return "UPSTREAM_" + re.sub(r"[^A-Z0-9]", "_", service.upper())
+
+
 def render_nginx_script():
     return os.environ.get("MS_RENDER_NGINX") or os.path.join(ROOT, "tools", "render-nginx.sh")
 
 
 class Nginx:
-    def __init__(self, rundir, upstream_sock, rate_limit="off", extra_env=None, https=False):
+    """nginx rendered by tools/render-nginx.sh. upstream_sock: the user pool's
+    socket; upstreams: {service: socket} of the other services (UPSTREAM_<SVC>;
+    a service left out answers its routes with the JSON 503)."""
+
+    def __init__(self, rundir, upstream_sock, rate_limit="off", extra_env=None, https=False,
+                 upstreams=None):
         self.rundir = rundir
         os.makedirs(rundir, exist_ok=True)
         self.port = free_port()
         self.https_port = free_port() if https else None
         self.upstream_sock = upstream_sock
+        self.upstreams = dict(upstreams or {})
         self.rate_limit = rate_limit
         self.extra_env = extra_env or {}
         self.conf = os.path.join(rundir, "nginx.conf")
@@ -664,6 +679,9 @@ class Nginx:
                     "HTTPS_PORT": str(self.https_port) if self.https_port else "",
                     "CERT_DIR": cert_dir,
                     "UPSTREAM_USER": "unix:" + self.upstream_sock, "ACCESS_LOG": "off"})
+        for svc, sock in self.upstreams.items():
+            if svc != "user":
+                env[upstream_var(svc)] = "unix:" + sock
         if self.rate_limit is not None:
             env["RATE_LIMIT"] = self.rate_limit
         env.update(self.extra_env)
@@ -851,15 +869,42 @@ class User:
 
 
 class Cluster:
-    """PostgreSQL (own or shared) + database + migration + Redis + user pool +
-    user worker + nginx. Parts can be shared with another cluster (pg=, redis=,
-    dbname= with migrate=False) to run a second pool with other settings."""
+    """PostgreSQL (own or shared) + one database per service, migrated + Redis
+    (shared by every service) + each service's pool and worker + nginx.
+
+    services: the services to run, user first (default just user). For each:
+      database     <dbname> for user, <dbname>_<service> for the others
+                   (cluster.dbnames[service]); DATABASE_URL per service
+      migrations   microshopctl migrate <service> when migrations/<service>/
+                   holds *.sql (migrate=True)
+      pool         <bindir>/<service>-fcgi       cluster.pools[service]
+      worker       <bindir>/<service>-worker, if that binary exists (user:
+                   always) and worker=True       cluster.service_workers[service]
+      nginx        UPSTREAM_<SERVICE> on that pool's socket
+    cluster.pool / cluster.worker stay the user ones; cluster.workers stays the
+    number of pool workers (WORKERS) of every pool.
+
+    Parts can be shared with another cluster (pg=, redis=, dbname= with
+    migrate=False: every service's database, as named above) to run a second
+    set of pools with other settings. env= overrides every service's
+    environment; env_by_service={service: {...}} one service's."""
 
     def __init__(self, bindir, workdir=None, name="main", pg=None, redis=None, dbname=None,
                  env=None, workers=2, worker=True, nginx=True, migrate=True, load_sql=None,
-                 redis_appendonly=False, rate_limit="off", nginx_env=None):
+                 redis_appendonly=False, rate_limit="off", nginx_env=None, services=("user",),
+                 env_by_service=None):
         self.bindir = os.path.abspath(bindir)
         self.name = name
+        self.services = tuple(services)
+        if "user" not in self.services:
+            raise ValueError("services must include user (it renders the 404s and "
+                             "issues the tokens): %r" % (services,))
+        if len(set(self.services)) != len(self.services):
+            raise ValueError("services named twice: %r" % (services,))
+        for svc in self.services:
+            if not re.match(r"^[a-z][a-z0-9]*$", svc):
+                raise ValueError("bad service name %r" % svc)
+        self.services = ("user",) + tuple(s for s in self.services if s != "user")
         self.workdir = workdir or _workdir()
         self.rundir = os.path.join(self.workdir, name)
         self.logdir = os.path.join(self.workdir, "logs")
@@ -872,7 +917,10 @@ class Cluster:
         self.own_redis = redis is None
         self.dbname = dbname or ("e2e_%s_%d_%s" % (name, os.getpid(), uuid.uuid4().hex[:6]))
         self.own_db = dbname is None
+        self.dbnames = {svc: self.dbname if svc == "user" else "%s_%s" % (self.dbname, svc)
+                        for svc in self.services}
         self.env_overrides = env or {}
+        self.env_by_service = env_by_service or {}
         self.workers = workers
         self.want_worker = worker
         self.want_nginx = nginx
@@ -881,10 +929,20 @@ class Cluster:
         self.redis_appendonly = redis_appendonly
         self.rate_limit = rate_limit
         self.nginx_env = nginx_env
-        self.pool = None
-        self.worker = None
+        self.pools = {}
+        self.service_workers = {}
         self.nginx = None
         self.started = False
+
+    @property
+    def pool(self):
+        """The user pool."""
+        return self.pools.get("user")
+
+    @property
+    def worker(self):
+        """The user worker (None with worker=False)."""
+        return self.service_workers.get("user")
 
     # ---- life cycle -------------------------------------------------------
     def start(self):
@@ -898,41 +956,59 @@ class Cluster:
                 self.pg = PgServer(workdir=self.workdir)
                 self.pg.init()
             self.pg.start()
-        if self.own_db:
-            self.pg.createdb(self.dbname)
-        if self.load_sql:
-            self.pg.psql_file(self.load_sql, self.dbname)
-        if self.migrate:
-            r = self.microshopctl("migrate", "user")
-            if r.returncode != 0:
-                raise RuntimeError("microshopctl migrate user failed (%d): %s%s" % (
-                    r.returncode, r.stdout, r.stderr))
+        for svc in self.services:
+            if self.own_db:
+                self.pg.createdb(self.dbnames[svc])
+            if self.load_sql and svc == "user":
+                self.pg.psql_file(self.load_sql, self.dbname)
+            if self.migrate and self.has_migrations(svc):
+                r = self.microshopctl("migrate", svc, service=svc)
+                if r.returncode != 0:
+                    raise RuntimeError("microshopctl migrate %s failed (%d): %s%s" % (
+                        svc, r.returncode, r.stdout, r.stderr))
         if self.redis is None:
             self.redis = RedisServer(self.workdir, name=self.name + "-redis",
                                      appendonly=self.redis_appendonly)
             self.redis.start()
-        self.pool = Pool(self.bindir, self.rundir, self.service_env(), name=self.name + "-user",
-                         logdir=self.logdir)
-        self.pool.start()
-        if self.want_worker:
-            env = self.service_env()
-            self.worker = Daemon([os.path.join(self.bindir, "user-worker")], env,
-                                 os.path.join(self.logdir, self.name + "-user-worker.log"))
-            self.worker.start()
+        for svc in self.services:
+            pool = Pool(self.bindir, self.rundir, self.service_env(svc),
+                        name="%s-%s" % (self.name, svc), logdir=self.logdir, service=svc)
+            self.pools[svc] = pool
+            pool.start()
+            binary = os.path.join(self.bindir, svc + "-worker")
+            if self.want_worker and (svc == "user" or os.access(binary, os.X_OK)):
+                w = Daemon([binary], self.service_env(svc),
+                           os.path.join(self.logdir, "%s-%s-worker.log" % (self.name, svc)))
+                self.service_workers[svc] = w
+                w.start()
         if self.want_nginx:
             self.nginx = Nginx(os.path.join(self.rundir, "nginx"), self.pool.sock,
-                               rate_limit=self.rate_limit, extra_env=self.nginx_env)
+                               rate_limit=self.rate_limit, extra_env=self.nginx_env,
+                               upstreams={svc: p.sock for svc, p in self.pools.items()})
             self.nginx.start()
-            wait_until(lambda: self.request("GET", "/health/user/live").status == 200 or
-                       self.request("GET", "/health/user").status == 200, 15, 0.05,
-                       "GET /health/user[/live] through nginx")
+            for svc in self.services:
+                wait_until(lambda: self.request("GET", "/health/%s/live" % svc).status == 200 or
+                           self.request("GET", "/health/%s" % svc).status == 200, 15, 0.05,
+                           "GET /health/%s[/live] through nginx" % svc)
         self.started = True
         return self
 
-    def service_env(self, **more):
+    @staticmethod
+    def has_migrations(service):
+        d = os.path.join(ROOT, "migrations", service)
+        return os.path.isdir(d) and any(f.endswith(".sql") for f in os.listdir(d))
+
+    def database_url(self, service="user"):
+        return self.pg.url(self.dbnames[service])
+
+    def service_env(self, service="user", **more):
+        """Environment of a service's pool, worker and microshopctl: its own
+        DATABASE_URL, the shared REDIS_URL and JWT secret."""
+        if service not in self.dbnames:
+            raise ValueError("%s is not a service of cluster %s" % (service, self.name))
         env = base_env()
         env.update({
-            "DATABASE_URL": self.pg.url(self.dbname),
+            "DATABASE_URL": self.database_url(service),
             "REDIS_URL": self.redis.url() if self.redis else "",
             "BCRYPT_COST": "4",
             "WORKERS": str(self.workers),
@@ -945,13 +1021,17 @@ class Cluster:
             "MAX_REQUESTS": "100000",
         })
         env.update(self.env_overrides)
+        env.update(self.env_by_service.get(service, {}))
         env.update(more)
         return env
 
     def stop(self):
         """Stop what this cluster started, by PID, newest first."""
-        for part in ("nginx", "worker", "pool"):
-            obj = getattr(self, part)
+        parts = [("nginx", self.nginx)]
+        parts += [("%s worker" % svc, self.service_workers.get(svc))
+                  for svc in reversed(self.services)]
+        parts += [("%s pool" % svc, self.pools.get(svc)) for svc in reversed(self.services)]
+        for part, obj in parts:
             if obj is not None:
                 try:
                     rc = obj.stop()
@@ -966,7 +1046,8 @@ class Cluster:
             self.redis.shutdown()
         if self.own_db and self.pg is not None and self.pg.running():
             if not self.pg.owned:
-                self.pg.dropdb(self.dbname)
+                for svc in reversed(self.services):
+                    self.pg.dropdb(self.dbnames[svc])
         if self.own_pg and self.pg is not None and self.pg.owned:
             self.pg.shutdown()
         _unregister_stopper(self.stop)
@@ -1003,16 +1084,17 @@ class Cluster:
     def start_redis(self):
         self.redis.start()
 
-    def pool_worker_pids(self):
-        return self.pool.worker_pids()
+    def pool_worker_pids(self, service="user"):
+        return self.pools[service].worker_pids()
 
-    def kill_worker(self, pid, sig=signal.SIGKILL):
-        if pid not in self.pool.worker_pids():
-            raise ValueError("%d is not a worker of the pool" % pid)
+    def kill_worker(self, pid, sig=signal.SIGKILL, service="user"):
+        if pid not in self.pools[service].worker_pids():
+            raise ValueError("%d is not a worker of the %s pool" % (pid, service))
         os.kill(pid, sig)
 
-    def psql(self, sql, check=True):
-        return self.pg.psql(sql, self.dbname, check=check)
+    def psql(self, sql, check=True, service="user"):
+        """Run sql in a service's database (the user one by default)."""
+        return self.pg.psql(sql, self.dbnames[service], check=check)
 
     def redis_cli(self, *args):
         return self.redis.cli(*args)
@@ -1020,8 +1102,9 @@ class Cluster:
     def redis_cmd(self, *args):
         return self.redis.cmd(*args)
 
-    def microshopctl(self, *args, env=None, timeout=30):
-        e = self.service_env()
+    def microshopctl(self, *args, env=None, timeout=30, service="user"):
+        """bin/microshopctl with a service's environment (its DATABASE_URL)."""
+        e = self.service_env(service)
         if env:
             e.update(env)
         r = subprocess.run([os.path.join(self.bindir, "microshopctl")] + list(args), env=e,
@@ -1067,18 +1150,27 @@ class Cluster:
             u.user["role"] = role
         return u
 
-    def heal(self, tries=40):
+    def make_admin(self, tag="admin", **kw):
+        """A new admin: register, microshopctl set-role … admin (user
+        database), then log in again, so that the token's own role claim is
+        admin too (permission checks read the current role from Redis anyway)."""
+        return self.login_user(self.make_user(role="admin", tag=tag, **kw))
+
+    def heal(self, tries=40, services=None):
         """After a dependency outage: let every worker find out that its old
-        connections are gone (GET /health/user touches PostgreSQL and Redis),
-        so that the next test starts clean. Returns the number of failures."""
-        need, ok, failures = 2 * self.workers + 2, 0, 0
-        for _ in range(tries):
-            if self.request("GET", "/health/user").status == 200:
-                ok += 1
-                if ok >= need:
-                    break
-            else:
-                ok, failures = 0, failures + 1
+        connections are gone (GET /health/<service> touches PostgreSQL and
+        Redis), so that the next test starts clean. Every service of the
+        cluster by default. Returns the number of failures."""
+        failures = 0
+        for svc in (services or self.services):
+            need, ok = 2 * self.workers + 2, 0
+            for _ in range(tries):
+                if self.request("GET", "/health/%s" % svc).status == 200:
+                    ok += 1
+                    if ok >= need:
+                        break
+                else:
+                    ok, failures = 0, failures + 1
         return failures
 
     def snapshot(self):

@@ -80,8 +80,8 @@ static void teardown(void)
     ms_log_init("microshop", MS_LOG_INFO);
 }
 
-/* ms_config_load("test") with stderr captured into logged. */
-static int load(void)
+/* ms_config_load(service) with stderr captured into logged. */
+static int load_as(const char *service)
 {
     FILE *tmp = tmpfile();
     int saved_fd = dup(STDERR_FILENO), rc;
@@ -90,7 +90,7 @@ static int load(void)
     ck_assert_ptr_nonnull(tmp);
     ck_assert_int_ge(saved_fd, 0);
     ck_assert_int_ge(dup2(fileno(tmp), STDERR_FILENO), 0);
-    rc = ms_config_load("test");
+    rc = ms_config_load(service);
     dup2(saved_fd, STDERR_FILENO);
     close(saved_fd);
     rewind(tmp);
@@ -98,6 +98,11 @@ static int load(void)
     logged[n] = '\0';
     (void)fclose(tmp);
     return rc;
+}
+
+static int load(void)
+{
+    return load_as("test");
 }
 
 /* Number of lines in logged. */
@@ -381,8 +386,30 @@ START_TEST(production_refuses_the_default_refresh_secret)
 {
     setenv("APP_ENV", "production", 1);
     setenv("JWT_SECRET", SECRET_32, 1);
-    ck_assert_int_eq(load(), MS_EINVALID);
+    ck_assert_int_eq(load_as("user"), MS_EINVALID);
     ck_assert_ptr_nonnull(strstr(logged, "JWT_REFRESH_SECRET"));
+}
+END_TEST
+
+/* only the user service signs or reads refresh tokens */
+START_TEST(production_needs_no_refresh_secret_outside_the_user_service)
+{
+    setenv("APP_ENV", "production", 1);
+    setenv("JWT_SECRET", SECRET_32, 1);
+    ck_assert_int_eq(load_as("product"), MS_OK);
+}
+END_TEST
+
+START_TEST(currency_must_be_three_capitals)
+{
+    setenv("CURRENCY", "EUR", 1);
+    ck_assert_int_eq(load(), MS_OK);
+    ck_assert_str_eq(ms_config.currency, "EUR");
+    setenv("CURRENCY", "eur", 1);
+    ck_assert_int_eq(load(), MS_EINVALID);
+    setenv("CURRENCY", "EURO", 1);
+    ck_assert_int_eq(load(), MS_EINVALID);
+    unsetenv("CURRENCY");
 }
 END_TEST
 
@@ -478,6 +505,8 @@ Suite *config_suite(void)
     tcase_add_test(prod, production_refuses_a_31_byte_jwt_secret_without_logging_it);
     tcase_add_test(prod, production_accepts_32_byte_secrets);
     tcase_add_test(prod, production_refuses_the_default_refresh_secret);
+    tcase_add_test(prod, production_needs_no_refresh_secret_outside_the_user_service);
+    tcase_add_test(prod, currency_must_be_three_capitals);
     tcase_add_test(prod, development_accepts_the_default_secrets);
     suite_add_tcase(s, prod);
 
