@@ -389,7 +389,7 @@ static const char seed_sql[] =
     "(ARRAY['Classic','Compact','Deluxe','Eco','Pro','Smart','Ultra','Vintage','Rugged','Silent'])"
     "[1 + g % 10] || ' ' || (ARRAY['Red','Blue','Green','Black','White','Silver'])[1 + (g / 10) % 6]"
     " || ' ' || leaf.name || ' ' || (g % 997) AS name, "
-    "'A ' || lower((ARRAY['durable','lightweight','handmade','bestselling','award-winning'])"
+    "'A ' || lower((ARRAY['durable','lightweight','handmade','bestselling','prize-winning'])"
     "[1 + g % 5]) || ' item from our ' || leaf.name || ' range. Model ' || g || '.' AS description, "
     "(499 + (g * 7919) % 99500)::bigint AS price_minor, leaf.id AS category_id, g "
     "FROM generate_series(1, current_setting('microshop.seed_n')::int) g CROSS JOIN start "

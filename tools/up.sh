@@ -17,6 +17,7 @@
 #   LISTEN_ADDR [127.0.0.1]  RATE_LIMIT [on|off]  RATE_LIMIT_AUTH [10r/s]  RATE_LIMIT_API [100r/s]
 #   ACCESS_LOG [on|off]  WORKERS [4 x cores, at most 256]  PG_MAX_CONNECTIONS [max(100, 5 x WORKERS + 50)]
 #   JWT_SECRET / JWT_REFRESH_SECRET [random, generated once into var/secrets.env]
+#   SEED_PRODUCTS [200; a demo catalogue when the product database is empty, 0: none]
 #   BIN_DIR [bin]  UP_ONLY_INFRA=1 (PostgreSQL, Redis, TLS, nginx only: no pools, no workers)
 # A service other than user whose bin/<svc>-fcgi is not built is skipped with a
 # note (its routes answer 503 through nginx); its worker is started when
@@ -478,6 +479,21 @@ migrate() {
     PG_PORT=$(pg_port) BIN_DIR=$BIN_DIR "$ROOT/tools/migrate-all.sh" || die "migrations failed"
 }
 
+# A new shop is not empty: seed a demo catalogue (SEED_PRODUCTS, default 200;
+# 0 skips) when the product database has no products yet.
+seed_catalogue() {
+    local n=${SEED_PRODUCTS:-200} url count
+    [ "$n" -gt 0 ] 2>/dev/null || return 0
+    [ -d "$ROOT/migrations/product" ] && [ -x "$BIN_DIR/microshopctl" ] || return 0
+    url="postgresql://postgres@127.0.0.1:$(pg_port)/microshop_product"
+    count=$(psql "$url" -tAc "SELECT count(*) FROM products" 2>/dev/null) || return 0
+    [ "$count" = 0 ] || return 0
+    DATABASE_URL=$url REDIS_URL="redis://127.0.0.1:$(redis_port)/0" \
+        "$BIN_DIR/microshopctl" seed --products "$n" >/dev/null ||
+        die "seeding the demo catalogue failed"
+    say "seeded a demo catalogue of $n products (SEED_PRODUCTS=0 to skip)"
+}
+
 # Environment of service $1's pool and worker.
 service_env() {
     echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$(pg_port)/microshop_$1"
@@ -677,6 +693,7 @@ main() {
     start_redis
     make_certificate
     migrate
+    seed_catalogue
     if [ "$UP_ONLY_INFRA" != 1 ]; then
         local svc
         for svc in $(unbuilt_services); do
