@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@
 /* how much longer than statement_timeout the client waits for an answer */
 #define CLIENT_MARGIN_MS 500
 #define TX_RETRIES       3
+/* distinct ms_db_exec_sql texts prepared per connection (the listing has a
+ * few hundred filter and sort combinations at most) */
+#define DYN_MAX 512
 
 struct ms_db {
     char *url;
@@ -29,6 +33,13 @@ struct ms_db {
     PGconn *conn;
     int in_tx;
     char sqlstate[6];
+    /* statements of ms_db_exec_sql prepared on this connection, by text */
+    struct dyn_stmt {
+        uint64_t hash;
+        char *sql;
+        char name[16];
+    } dyn[DYN_MAX];
+    int ndyn;
 };
 
 void ms_db_pqclear(void *res)
@@ -61,6 +72,10 @@ static void drop(struct ms_db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     db->in_tx = 0;
+    /* prepared statements die with their connection */
+    for (int i = 0; i < db->ndyn; i++)
+        free(db->dyn[i].sql);
+    db->ndyn = 0;
 }
 
 void ms_db_free(struct ms_db *db)
@@ -320,9 +335,62 @@ int ms_db_exec(struct ms_db *db, struct ms_arena *arena, int stmt, const char *c
     return run(db, arena, db->stmts[stmt].name, NULL, db->stmts[stmt].nparams, params, res);
 }
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The name sql is prepared under on this connection, preparing it on first
+ * use; NULL to run it unprepared (inside a transaction, where a failed
+ * PREPARE would abort it, when the cache is full, or when PREPARE failed:
+ * the unprepared run then reports the error as usual). */
+static const char *dyn_prepared(struct ms_db *db, const char *sql, int nparams)
+{
+    uint64_t h = fnv1a(sql);
+    struct dyn_stmt *d;
+    PGresult *r = NULL;
+    int64_t deadline;
+
+    /* a connection the server closed takes its prepared statements along */
+    check_idle(db);
+    for (int i = 0; i < db->ndyn; i++)
+        if (db->dyn[i].hash == h && strcmp(db->dyn[i].sql, sql) == 0)
+            return db->dyn[i].name;
+    if (db->in_tx || db->ndyn >= DYN_MAX)
+        return NULL;
+    if (!db->conn && ms_db_connect(db) < 0)
+        return NULL;
+    d = &db->dyn[db->ndyn];
+    snprintf(d->name, sizeof d->name, "dyn_%d", db->ndyn);
+    deadline = ms_clock_mono_us() + (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
+    if (!PQsendPrepare(db->conn, d->name, sql, nparams, NULL) || collect(db, deadline, &r) < 0)
+        return NULL;
+    if (!result_ok(r) || !(d->sql = strdup(sql))) {
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    d->hash = h;
+    db->ndyn++;
+    return d->name;
+}
+
 int ms_db_exec_sql(struct ms_db *db, struct ms_arena *arena, const char *sql, int nparams,
                    const char *const *params, PGresult **res)
 {
+    const char *name = dyn_prepared(db, sql, nparams);
+    int rc;
+
+    if (name) {
+        rc = run(db, arena, name, NULL, nparams, params, res);
+        /* 26000: the connection was replaced between lookup and send */
+        if (rc != MS_EINTERNAL || strcmp(db->sqlstate, "26000") != 0 || db->in_tx)
+            return rc;
+    }
     return run(db, arena, NULL, sql, nparams, params, res);
 }
 

@@ -54,7 +54,9 @@ int ms_db_exec(struct ms_db *db, struct ms_arena *arena, int stmt, const char *c
                PGresult **res);
 
 /* As ms_db_exec for SQL built from fixed fragments (listings): nparams text
- * parameters, not prepared. Never put input into sql. */
+ * parameters. Each distinct text is prepared on its first use on a
+ * connection (outside transactions), so a listing is planned like a fixed
+ * statement. Never put input into sql. */
 int ms_db_exec_sql(struct ms_db *db, struct ms_arena *arena, const char *sql, int nparams,
                    const char *const *params, PGresult **res);
 

@@ -486,6 +486,77 @@ START_TEST(exec_past_the_statement_timeout_is_eunavail_within_a_second)
 }
 END_TEST
 
+/* How many statements this session has prepared whose text is sql. */
+static long prepared_count(const char *sql)
+{
+    PGresult *r = NULL;
+    long n;
+
+    ck_assert_int_eq(ms_db_exec_sql(db, NULL,
+                                    "SELECT count(*) FROM pg_prepared_statements "
+                                    "WHERE statement = $1",
+                                    1, (const char *[]){ sql }, &r),
+                     1);
+    n = strtol(ms_db_get(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+START_TEST(exec_sql_prepares_each_text_once_per_connection)
+{
+    const char *sql = "SELECT $1::int * 2";
+    PGresult *r = NULL;
+
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ms_db_exec_sql(db, NULL, sql, 1, (const char *[]){ "21" }, &r), 1);
+        ck_assert_str_eq(ms_db_get(r, 0, 0), "42");
+        PQclear(r);
+    }
+    ck_assert_int_eq(prepared_count(sql), 1);
+    /* a fresh connection prepares it again, and it still answers */
+    kill_backend(backend_pid());
+    ck_assert_int_eq(ms_db_exec_sql(db, NULL, sql, 1, (const char *[]){ "5" }, &r), 1);
+    ck_assert_str_eq(ms_db_get(r, 0, 0), "10");
+    PQclear(r);
+    ck_assert_int_eq(prepared_count(sql), 1);
+}
+END_TEST
+
+static int tx_exec_sql(struct ms_db *d, void *p)
+{
+    PGresult *r = NULL;
+    int rc = ms_db_exec_sql(d, NULL, "SELECT $1::int + 1 AS in_tx", 1, (const char *[]){ "1" }, &r);
+
+    if (rc == 1 && strcmp(ms_db_get(r, 0, 0), "2") == 0)
+        *(int *)p = 1;
+    PQclear(r);
+    return rc < 0 ? rc : MS_OK;
+}
+
+START_TEST(exec_sql_inside_a_transaction_runs_unprepared)
+{
+    int ok = 0;
+
+    ck_assert_int_eq(ms_db_tx(db, tx_exec_sql, &ok), MS_OK);
+    ck_assert_int_eq(ok, 1);
+    /* nothing prepared inside: a failed PREPARE would have aborted the transaction */
+    ck_assert_int_eq(prepared_count("SELECT $1::int + 1 AS in_tx"), 0);
+}
+END_TEST
+
+START_TEST(exec_sql_with_a_syntax_error_is_einternal_and_the_connection_stays_usable)
+{
+    PGresult *r = NULL;
+
+    ck_assert_int_eq(ms_db_exec_sql(db, NULL, "SELEC $1::int", 1, (const char *[]){ "1" }, &r),
+                     MS_EINTERNAL);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(ms_db_exec_sql(db, NULL, "SELECT $1::int", 1, (const char *[]){ "7" }, &r), 1);
+    ck_assert_str_eq(ms_db_get(r, 0, 0), "7");
+    PQclear(r);
+}
+END_TEST
+
 START_TEST(exec_reconnects_after_the_server_kills_the_backend)
 {
     long pid = backend_pid();
@@ -732,6 +803,10 @@ Suite *db_suite(void)
     tcase_add_unchecked_fixture(tc_exec_sql, run_begin, run_end);
     tcase_add_checked_fixture(tc_exec_sql, setup, teardown);
     tcase_add_test(tc_exec_sql, exec_sql_runs_unprepared_sql_with_params);
+    tcase_add_test(tc_exec_sql, exec_sql_prepares_each_text_once_per_connection);
+    tcase_add_test(tc_exec_sql, exec_sql_inside_a_transaction_runs_unprepared);
+    tcase_add_test(tc_exec_sql,
+                   exec_sql_with_a_syntax_error_is_einternal_and_the_connection_stays_usable);
     suite_add_tcase(s, tc_exec_sql);
 
     tcase_add_unchecked_fixture(tc_exec, run_begin, run_end);
