@@ -194,9 +194,10 @@ struct update_ctx {
 static int update_tx(struct ms_db *db, void *p)
 {
     struct update_ctx *c = p;
-    const char *provided = ms_arena_printf(c->req->arena, "{%s%s%s}", c->in.has_name ? "name," : "",
-                                           c->in.has_parent ? "parent_id," : "",
-                                           c->in.has_description ? "description" : "");
+    /* quoted, so an absent field is an empty element: {"name","",""} */
+    const char *provided = ms_arena_printf(
+        c->req->arena, "{\"%s\",\"%s\",\"%s\"}", c->in.has_name ? "name" : "",
+        c->in.has_parent ? "parent_id" : "", c->in.has_description ? "description" : "");
     int rc;
 
     if (c->in.has_parent && c->in.parent_id) {

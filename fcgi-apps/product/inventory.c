@@ -183,6 +183,8 @@ int product_h_adjust(struct ms_req *req)
         !ms_valid_uuid(c.product_id)) {
         ms_http_verr(req, "product_id", "Product not found", ms_json_item(body, "product_id"));
         c.product_id = NULL;
+    } else {
+        c.product_id = product_lower_uuid(req, c.product_id);
     }
     if (ms_json_str(body, "warehouse_id", &c.warehouse_id) != MS_JSON_OK ||
         !ms_valid_uuid(c.warehouse_id)) {
@@ -209,7 +211,13 @@ int product_h_adjust(struct ms_req *req)
         return rc;
     if (ms_http_verr_count(req))
         return MS_EINVALID;
-    if ((rc = ms_db_tx(req->worker->db, adjust_tx, &c)) < 0)
+    rc = ms_db_tx(req->worker->db, adjust_tx, &c);
+    if (rc == MS_EINVALID && !ms_http_verr_count(req)) {
+        /* 22003: the quantity or the product's total would leave the integer range */
+        ms_http_verr(req, "delta", "Delta would take the stock out of range", delta);
+        return MS_EINVALID;
+    }
+    if (rc < 0)
         return rc;
     product_cache_drop(req->worker->cache, c.product_id);
     data = cJSON_CreateObject();

@@ -92,6 +92,9 @@ int product_h_movements(struct ms_req *req);
 /* The path's :id as a UUID, or MS_EINVALID with errors[{field "id", message}]. */
 int product_path_id(struct ms_req *req, const char *message, const char **id);
 
+/* A valid UUID in lower case (arena copy): the one spelling used in keys. */
+const char *product_lower_uuid(struct ms_req *req, const char *uuid);
+
 /* {"total","page","pages","limit"} */
 struct cJSON *product_pagination(long total, long page, long limit);
 

@@ -25,12 +25,25 @@ int product_path_id(struct ms_req *req, const char *message, const char **id)
     cJSON *v;
 
     *id = ms_http_param(req, "id");
-    if (*id && ms_valid_uuid(*id))
+    if (*id && ms_valid_uuid(*id)) {
+        /* one spelling per id: cache keys must not depend on the client's case */
+        *id = product_lower_uuid(req, *id);
         return MS_OK;
+    }
     v = cJSON_CreateString(*id ? *id : "");
     ms_http_verr(req, "id", message, v);
     cJSON_Delete(v);
     return MS_EINVALID;
+}
+
+const char *product_lower_uuid(struct ms_req *req, const char *uuid)
+{
+    char *out = ms_arena_strdup(req->arena, uuid);
+
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    return out;
 }
 
 cJSON *product_pagination(long total, long page, long limit)
@@ -66,8 +79,8 @@ static int parse_filter(struct ms_req *req, struct product_filter *f)
     f->offset = (page - 1) * limit;
     if (category && !ms_valid_uuid(category))
         bad_query(req, "category", category, "Invalid category ID");
-    f->category = category;
-    if (search && *search && strlen(search) <= 500 && ms_utf8_valid(search, strlen(search)))
+    f->category = category && ms_valid_uuid(category) ? product_lower_uuid(req, category) : NULL;
+    if (search && *search && ms_utf8_valid(search, strlen(search)) && ms_utf8_len(search) <= 500)
         f->search = search;
     else if (search && *search)
         bad_query(req, "search", "", "Search must be at most 500 characters of UTF-8 text");

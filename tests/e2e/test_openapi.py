@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""docs/openapi.yaml documents exactly the routes of the user service.
+"""docs/openapi.yaml documents exactly the routes of the user and product services.
 
-Runs `<bindir>/user-fcgi --routes` (bindir: $MS_BINDIR, default `bin`, relative
-to the repository root) and checks that the set of (METHOD, path) the router
-serves equals the set of operations in docs/openapi.yaml (`/api/users/:id` is
-`/api/users/{id}` there). The document may also describe nginx's own
+Runs `<bindir>/<service>-fcgi --routes` for every service of SERVICES (bindir:
+$MS_BINDIR, default `bin`, relative to the repository root) and checks that the
+set of (METHOD, path) the routers serve equals the set of operations in
+docs/openapi.yaml (`/api/users/:id` is `/api/users/{id}` there), and that no
+route is served by two services. The document may also describe nginx's own
 `GET /health`, which no pool serves; nothing else may be extra. It also checks
 that every operation documents a 2xx response, that every operation using the
 bearer scheme documents 401, that the access each route requires (public, auth,
@@ -32,6 +33,8 @@ DOC = os.path.join(ROOT, "docs", "openapi.yaml")
 # Served by nginx itself (location = /health), not by a pool: the only
 # operation the document may have beyond the router's routes.
 NGINX_ONLY = {("GET", "/health")}
+# The services whose routers the document covers (<service>-fcgi --routes).
+SERVICES = ("user", "product")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -400,9 +403,14 @@ def bindir():
     return os.path.join(ROOT, os.environ.get("MS_BINDIR", "bin"))
 
 
-def router_routes():
-    """{(METHOD, path): access} from `user-fcgi --routes`, with :param as {param}."""
-    exe = os.path.join(bindir(), "user-fcgi")
+_routes_cache = {}
+
+
+def service_routes(service):
+    """{(METHOD, path): access} from `<service>-fcgi --routes`, with :param as {param}."""
+    if service in _routes_cache:
+        return _routes_cache[service]
+    exe = os.path.join(bindir(), service + "-fcgi")
     if not os.access(exe, os.X_OK):
         raise AssertionError("%s is missing: run make all (or set MS_BINDIR)" % exe)
     p = subprocess.run([exe, "--routes"], stdin=subprocess.DEVNULL, capture_output=True,
@@ -415,13 +423,32 @@ def router_routes():
             continue
         fields = line.split()
         if len(fields) != 3:
-            raise AssertionError("unexpected line from --routes: %r" % line)
+            raise AssertionError("unexpected line from %s --routes: %r" % (exe, line))
         method, pattern, access = fields
         path = re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", pattern)
+        if (method.upper(), path) in routes:
+            raise AssertionError("%s --routes lists %s %s twice" % (exe, method, path))
         routes[(method.upper(), path)] = access
     if not routes:
         raise AssertionError("%s --routes printed no routes" % exe)
+    _routes_cache[service] = routes
     return routes
+
+
+def router_routes():
+    """{(METHOD, path): access} of every service in SERVICES."""
+    routes = {}
+    for service in SERVICES:
+        for key, access in service_routes(service).items():
+            if key in routes:
+                raise AssertionError("%s %s is routed by more than one service" % key)
+            routes[key] = access
+    return routes
+
+
+def route_service():
+    """{(METHOD, path): service}."""
+    return {key: svc for svc in SERVICES for key in service_routes(svc)}
 
 
 _doc_cache = {}
@@ -482,10 +509,27 @@ class OpenApiMatchesRouter(unittest.TestCase):
         undocumented = routes - ops
         missing = (ops - routes) - NGINX_ONLY
         if undocumented or missing:
-            self.fail("the router and docs/openapi.yaml disagree:"
+            owner = route_service()
+            self.fail("the routers and docs/openapi.yaml disagree:"
                       "\n  routed but not in docs/openapi.yaml: %s"
                       "\n  in docs/openapi.yaml but not routed: %s"
-                      % (fmt(undocumented), fmt(missing)))
+                      % (", ".join("%s %s (%s)" % (k + (owner[k],)) for k in sorted(undocumented))
+                         or "(none)", fmt(missing)))
+
+    def test_every_service_is_covered(self):
+        """Each service contributes routes, its health and metrics among them,
+        and no two services claim the same route."""
+        seen = {}
+        for service in SERVICES:
+            routes = service_routes(service)
+            for key in routes:
+                self.assertNotIn(key, seen, "%s %s is routed by %s and %s"
+                                 % (key + (seen.get(key), service)))
+                seen[key] = service
+            for probe in (("GET", "/health/%s" % service), ("GET", "/metrics/%s" % service)):
+                self.assertIn(probe, routes, "%s-fcgi does not route %s %s" % ((service,) + probe))
+            self.assertTrue(any(path.startswith("/api/") for _, path in routes),
+                            "%s-fcgi routes no /api/ path" % service)
 
     def test_every_operation_documents_2xx(self):
         bad = [k for k, op in operations(document()).items()
