@@ -7,15 +7,34 @@ move; ratios much less. Each target is run RUNS times (default 3) and the median
 is reported. Login is reported against the bcrypt ceiling: cores / time of one
 cost-10 hash, measured in the same run with `microshopctl hash-time`.
 
+The product service runs next to the user service, its database seeded with
+PRODUCTS (100,000) demo products (`microshopctl seed`) and then VACUUM ANALYZEd
+until the visibility map is complete (the state autovacuum leaves; plain
+ANALYZE leaves the map empty and the plans differ). Product targets: a cached
+GET /api/products/:id (ratio to nginx), and the listing with search + category +
+price range through nginx next to pgbench running the same two statements
+(bench/product_listing.pgbench: the count and the page, one pgbench transaction
+per request) against the product database, same -c, same duration, in the same
+run; the ratio is service req/s / pgbench tps. Before measuring, the pgbench
+script is checked against bench/product_listing.py (the mirror of listing.c),
+and the mirror against the statement the product pool really ran
+(pg_stat_activity): the run stops if either is stale.
+
 Optional: NODE_PEER_DIR=<path to the Node user service> also starts it (its own
 run.sh/stop.sh), puts an nginx proxy in front and measures its /api/auth/me the
 same way, for the "x times Node" figure.
 
 Environment: RUNS (3), DURATION seconds per run (5), CONNECTIONS (32),
-WORKERS (4 x cores), OUT (bench/results/latest.md).
+WORKERS (4 x cores, per service pool), PRODUCTS (100000), BENCH_SEARCH (smart),
+BENCH_CATEGORY (Electronics, a top category of the seed), PGBENCH_MODES
+("prepared extended"; the first is the ratio's baseline: -M prepared is what
+the service does, ms_db_exec_sql preparing each text once per connection;
+-M extended plans every execution), OUT
+(bench/results/latest.md).
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -25,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import harness  # noqa: E402
+import product_listing  # noqa: E402  (bench/, next to this file)
 
 RUNS = int(os.environ.get("RUNS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
@@ -33,6 +53,15 @@ CORES = os.cpu_count() or 1
 WORKERS = int(os.environ.get("WORKERS", str(4 * CORES)))
 OUT = os.environ.get("OUT", os.path.join(HERE, "results", "latest.md"))
 PASSWORD = "Bench-passw0rd!"
+PRODUCTS = int(os.environ.get("PRODUCTS", "100000"))
+SEARCH = os.environ.get("BENCH_SEARCH", "smart")
+CATEGORY = os.environ.get("BENCH_CATEGORY", "Electronics")
+PGBENCH_MODES = os.environ.get("PGBENCH_MODES", "prepared extended").split()
+PGBENCH_SCRIPT = os.path.join(HERE, "product_listing.pgbench")
+# the listing target: GET /api/products?search=…&category=…&min_price=10&max_price=500
+MIN_MINOR, MAX_MINOR = 1000, 50000
+LISTING = "GET /api/products?search+category+price"
+PRODUCT_GET = "GET /api/products/:id (cached)"
 
 
 def wrk(port, path, token=None, script=None, env=None, duration=DURATION, conns=CONNECTIONS):
@@ -60,6 +89,112 @@ def wrk(port, path, token=None, script=None, env=None, duration=DURATION, conns=
         elif line.strip().startswith("99%"):
             p99 = parts[1]
     return {"rps": rps, "errors": errors, "p50": p50, "p99": p99}
+
+
+def pgbench(db_url, mode, variables, duration=DURATION, conns=CONNECTIONS):
+    """pgbench -f bench/product_listing.pgbench: one transaction = the listing's count
+    and page statements. Same -c as wrk, -j 2 (wrk's -t2), same duration."""
+    argv = [os.path.join(harness.PG_BIN, "pgbench"), "-n", "-M", mode, "-c", str(conns),
+            "-j", "2", "-T", str(duration), "-f", PGBENCH_SCRIPT]
+    for k, v in variables.items():
+        argv += ["-D", "%s=%s" % (k, v)]
+    argv.append(db_url)
+    r = subprocess.run(argv, capture_output=True, text=True, env=harness.base_env(),
+                       timeout=duration + 60)
+    out = r.stdout + r.stderr
+    m = re.search(r"^tps = ([\d.]+)", out, re.M)
+    if r.returncode != 0 or not m:
+        raise RuntimeError("pgbench failed (%d):\n%s" % (r.returncode, out[-2000:]))
+    lat = re.search(r"^latency average = ([\d.]+) ms", out, re.M)
+    failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+    return {"rps": float(m.group(1)), "errors": float(failed.group(1)) if failed else 0.0,
+            "p50": "avg %s ms" % lat.group(1) if lat else "", "p99": ""}
+
+
+def pgbench_file_statements(variables):
+    """The two statements of bench/product_listing.pgbench with the variables put in
+    as quoted literals (\\set ones and -D ones), the E'..\\x3a..' spelling undone."""
+    sets, stmts, cur = {}, [], []
+    with open(PGBENCH_SCRIPT) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("--") or not line.strip():
+                continue
+            if line.startswith("\\set "):
+                _, name, value = line.split(None, 2)
+                sets[name] = value
+                continue
+            cur.append(line)
+            if line.endswith(";"):
+                stmts.append(" ".join(cur)[:-1])
+                cur = []
+    values = dict(sets)
+    values.update(variables)
+    out = []
+    for s in stmts:
+        s = re.sub(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)",
+                   lambda m: "'%s'" % values[m.group(1)].replace("'", "''"), s)
+        out.append(s.replace("E'YYYY-MM-DD\"T\"HH24\\x3aMI\\x3aSS.MS\"Z\"'",
+                             "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"))
+    return out
+
+
+def prepare_products(cluster):
+    """Seed, VACUUM ANALYZE, warm one product into the cache, and check that the
+    service, the mirror of listing.c and the pgbench script run the same SQL.
+    Returns (product id, listing path, pgbench variables, plans summary)."""
+    t0 = time.monotonic()
+    r = cluster.microshopctl("seed", "--products", str(PRODUCTS), service="product", timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("microshopctl seed failed (%d): %s%s" % (r.returncode, r.stdout,
+                                                                     r.stderr))
+    db = cluster.dbnames["product"]
+    vacuums = product_listing.vacuum_catalogue(lambda sql: cluster.pg.psql(sql, db, timeout=600))
+    print("seeded %d products + VACUUM ANALYZE (%d VACUUMs of products) in %.1fs" % (
+        PRODUCTS, vacuums, time.monotonic() - t0), file=sys.stderr)
+    port = cluster.nginx.port
+    pid = cluster.psql("SELECT id FROM products WHERE status = 'active' ORDER BY sku LIMIT 1",
+                       service="product")
+    r = harness.http_request(port, "GET", "/api/products/%s" % pid)
+    if r.status != 200 or cluster.redis_cmd("EXISTS", "ms:product:%s" % pid) != 1:
+        raise RuntimeError("GET /api/products/%s did not fill the cache: %r" % (pid, r))
+    cat = cluster.psql("SELECT id FROM categories WHERE parent_id IS NULL AND name = '%s'"
+                       % CATEGORY.replace("'", "''"), service="product")
+    if not cat:
+        raise RuntimeError("no top category %r in the seeded catalogue" % CATEGORY)
+    args = dict(category=cat, search=SEARCH, min_minor=MIN_MINOR, max_minor=MAX_MINOR)
+    path = "/api/products" + product_listing.query_string(**args)
+    count_sql, page_sql, params, ncount = product_listing.build(**args)
+    variables = {"category": cat, "search": SEARCH}
+    # 1. the pgbench script runs the mirror's statements
+    inl = [product_listing.inline(count_sql, params[:ncount]),
+           product_listing.inline(page_sql, params)]
+    if pgbench_file_statements(variables) != inl:
+        raise RuntimeError("%s does not run the statements of bench/product_listing.py:\n%s"
+                           % (PGBENCH_SCRIPT, "\n".join(pgbench_file_statements(variables))))
+    # 2. the mirror is what the pool runs (its page statement, and the count's answer)
+    r = harness.http_request(port, "GET", path)
+    if r.status != 200 or not r.body["data"]["products"]:
+        raise RuntimeError("GET %s: %r" % (path, r))
+    live = product_listing.live_statements(lambda sql: cluster.psql(sql, service="product"))
+    if page_sql not in live:
+        raise RuntimeError("the product pool ran another listing statement than "
+                           "bench/product_listing.py builds (listing.c changed?):\n"
+                           "pool:   %s\nmirror: %s" % ("\n        ".join(live), page_sql))
+    total = int(cluster.psql(inl[0], service="product"))
+    if r.body["data"]["pagination"]["total"] != total:
+        raise RuntimeError("listing total %r, mirrored count %d" % (
+            r.body["data"]["pagination"]["total"], total))
+    # the plans the pool runs: custom for a statement's first five executions on a
+    # connection, then the cached generic one if it is estimated no dearer
+    runs = product_listing.explain_prepared(
+        os.path.join(harness.PG_BIN, "psql"), cluster.database_url("product"),
+        [(count_sql, params[:ncount]), (page_sql, params)], env=harness.base_env())
+    plans = {}
+    for name, r in zip(("count", "page"), runs):
+        plans[name] = {"custom": product_listing.scan_summary(r[0]),
+                       "cached": product_listing.scan_summary(r[5])}
+    return pid, path, variables, {"total": total, "plans": plans}
 
 
 def worker_rss_kib(pids):
@@ -142,13 +277,17 @@ def main():
     if peer:
         peer = copy_peer(os.path.abspath(peer))
     cluster = harness.Cluster(bindir, name="bench", workers=WORKERS, worker=True,
+                              services=("user", "product"),
                               env={"BCRYPT_COST": "10", "LOG_LEVEL": "warn",
                                    "MAX_REQUESTS": "0"})
     node_proc = None
     results = {}
+    product = None
     try:
         cluster.start()
         port = cluster.nginx.port
+        product_id, listing_path, pgvars, product = prepare_products(cluster)
+        product_db = cluster.database_url("product")
         user = cluster.register(email="bench@example.com", password=PASSWORD, name="Bench User")
         token = user.token
         login_body = json.dumps({"email": "bench@example.com", "password": PASSWORD})
@@ -169,6 +308,11 @@ def main():
         if node_port:
             targets.append(("Node GET /api/auth/me",
                             lambda: wrk(node_port, "/api/auth/me", token=ntoken)))
+        targets.append((PRODUCT_GET, lambda: wrk(port, "/api/products/%s" % product_id)))
+        targets.append((LISTING, lambda: wrk(port, listing_path)))
+        for mode in PGBENCH_MODES:
+            targets.append(("pgbench listing SQL -M %s" % mode,
+                            lambda mode=mode: pgbench(product_db, mode, pgvars)))
         hashes = []
         for run in range(RUNS):
             hashes.append(hash_time(bindir))
@@ -177,14 +321,16 @@ def main():
                 print("run %d  %-32s %10.1f req/s" % (run + 1, name, results[name][-1]["rps"]),
                       file=sys.stderr)
         rss = worker_rss_kib(cluster.pool_worker_pids())
+        product["rss"] = worker_rss_kib(cluster.pool_worker_pids("product"))
+        product["path"] = listing_path
     finally:
         if peer:
             stop_node_peer(peer, node_proc)
         cluster.stop()
-    report(results, statistics.median(hashes), rss)
+    report(results, statistics.median(hashes), rss, product)
 
 
-def report(results, t_hash, rss):
+def report(results, t_hash, rss, product):
     base = median(results["nginx return 200"], "rps")
     ceiling = CORES / t_hash
     lines = ["# make bench — %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "",
@@ -197,6 +343,11 @@ def report(results, t_hash, rss):
         rps = median(rows, "rps")
         if name.startswith("POST /api/auth/login"):
             ratio = "%.2f of bcrypt ceiling" % (rps / ceiling)
+        elif name.startswith("pgbench "):
+            ratio = "(transactions/s)"
+        elif name == LISTING and "pgbench listing SQL -M %s" % PGBENCH_MODES[0] in results:
+            ratio = "%.2f of pgbench -M %s" % (rps / median(
+                results["pgbench listing SQL -M %s" % PGBENCH_MODES[0]], "rps"), PGBENCH_MODES[0])
         else:
             ratio = "%.3f of nginx" % (rps / base)
         lines.append("| %s | %.1f | %s | %s | %s | %s | %d |" % (
@@ -211,6 +362,28 @@ def report(results, t_hash, rss):
             median(results["Node GET /api/auth/me"], "rps")))
     lines.append("Pool worker RSS after the run: %s KiB (max %.1f MiB)." % (
         ", ".join(str(r) for r in rss), max(rss) / 1024 if rss else 0))
+    if product:
+        listing = median(results[LISTING], "rps")
+        lines += ["", "## Product service", "",
+                  "%d seeded products, VACUUM ANALYZE; listing `GET %s` (%d matches, page of 10)."
+                  % (PRODUCTS, product["path"], product["total"]),
+                  "pgbench: bench/product_listing.pgbench, -c%d -j2 -T%d, one transaction = "
+                  "the count + the page statement." % (CONNECTIONS, DURATION)]
+        for mode in PGBENCH_MODES:
+            tps = median(results["pgbench listing SQL -M %s" % mode], "rps")
+            lines.append("Listing through nginx / pgbench -M %s: %.1f / %.1f = **%.2f**%s." % (
+                mode, listing, tps, listing / tps,
+                " (the service's own protocol: each text prepared once per connection)"
+                if mode == "prepared" else
+                " (unprepared: parsed and planned per execution)" if mode == "extended" else ""))
+        lines.append("Cached GET /api/products/:id: **%.3f** of nginx." % (
+            median(results[PRODUCT_GET], "rps") / base))
+        for name, p in product["plans"].items():
+            lines.append("Plans of the listing's %s statement: custom (executions 1-5) %s; "
+                         "cached (6 on) %s." % (name, p["custom"], p["cached"]))
+        rss_p = product["rss"]
+        lines.append("Product pool worker RSS after the run: %s KiB (max %.1f MiB)." % (
+            ", ".join(str(r) for r in rss_p), max(rss_p) / 1024 if rss_p else 0))
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
