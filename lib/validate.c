@@ -695,3 +695,14 @@ int ms_pagination(struct ms_req *req, int default_limit, long *page, long *limit
     }
     return rc;
 }
+
+cJSON *ms_pagination_json(long total, long page, long limit)
+{
+    cJSON *p = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(p, "total", (double)total);
+    cJSON_AddNumberToObject(p, "page", (double)page);
+    cJSON_AddNumberToObject(p, "pages", (double)((total + limit - 1) / limit));
+    cJSON_AddNumberToObject(p, "limit", (double)limit);
+    return p;
+}

@@ -53,4 +53,8 @@ char *ms_trim(const char *s, char *out, size_t cap);
  * MS_EINVALID. */
 int ms_pagination(struct ms_req *req, int default_limit, long *page, long *limit);
 
+/* The "pagination" object of SPEC §2: {"total","page","pages","limit"}
+ * (pages = ceil(total / limit); limit ≥ 1). */
+struct cJSON *ms_pagination_json(long total, long page, long limit);
+
 #endif

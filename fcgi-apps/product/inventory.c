@@ -55,7 +55,7 @@ int product_h_warehouses(struct ms_req *req)
     cJSON_AddItemToObject(data, "warehouses", list);
     cJSON_AddItemToObject(
         data, "pagination",
-        product_pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
+        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
     ms_http_ok(req, 200, data);
     return MS_OK;
 }
@@ -265,7 +265,7 @@ int product_h_movements(struct ms_req *req)
     cJSON_AddItemToObject(data, "movements", list);
     cJSON_AddItemToObject(
         data, "pagination",
-        product_pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
+        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
     ms_http_ok(req, 200, data);
     return MS_OK;
 }

@@ -95,9 +95,6 @@ int product_path_id(struct ms_req *req, const char *message, const char **id);
 /* A valid UUID in lower case (arena copy): the one spelling used in keys. */
 const char *product_lower_uuid(struct ms_req *req, const char *uuid);
 
-/* {"total","page","pages","limit"} */
-struct cJSON *product_pagination(long total, long page, long limit);
-
 extern const struct ms_service product_service;
 
 #endif

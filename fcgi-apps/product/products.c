@@ -46,17 +46,6 @@ const char *product_lower_uuid(struct ms_req *req, const char *uuid)
     return out;
 }
 
-cJSON *product_pagination(long total, long page, long limit)
-{
-    cJSON *p = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(p, "total", (double)total);
-    cJSON_AddNumberToObject(p, "page", (double)page);
-    cJSON_AddNumberToObject(p, "pages", (double)((total + limit - 1) / limit));
-    cJSON_AddNumberToObject(p, "limit", (double)limit);
-    return p;
-}
-
 /* Record an invalid query parameter (its value echoed). */
 static void bad_query(struct ms_req *req, const char *name, const char *value, const char *msg)
 {
@@ -128,7 +117,7 @@ int product_h_list(struct ms_req *req)
     cJSON_AddItemToObject(data, "products", items);
     cJSON_AddItemToObject(
         data, "pagination",
-        product_pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, f.limit));
+        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, f.limit));
     ms_http_ok(req, 200, data);
     return MS_OK;
 }

@@ -117,17 +117,6 @@ int user_h_password(struct ms_req *req)
     return MS_OK;
 }
 
-static cJSON *pagination(long total, long page, long limit)
-{
-    cJSON *p = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(p, "total", (double)total);
-    cJSON_AddNumberToObject(p, "page", (double)page);
-    cJSON_AddNumberToObject(p, "pages", (double)((total + limit - 1) / limit));
-    cJSON_AddNumberToObject(p, "limit", (double)limit);
-    return p;
-}
-
 int user_h_list(struct ms_req *req)
 {
     static const char *const statuses[] = { "active", "inactive", "suspended", "pending", NULL };
@@ -161,8 +150,9 @@ int user_h_list(struct ms_req *req)
         cJSON_AddItemToArray(users, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
     data = cJSON_CreateObject();
     cJSON_AddItemToObject(data, "users", users);
-    cJSON_AddItemToObject(data, "pagination",
-                          pagination(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
+    cJSON_AddItemToObject(
+        data, "pagination",
+        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
     ms_http_ok(req, 200, data);
     return MS_OK;
 }

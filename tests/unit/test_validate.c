@@ -820,6 +820,30 @@ START_TEST(pagination_keeps_the_valid_value_when_the_other_is_wrong)
 }
 END_TEST
 
+/* ---- ms_pagination_json ---- */
+
+static void check_page(long total, long page, long limit, long pages)
+{
+    cJSON *p = ms_pagination_json(total, page, limit);
+
+    ck_assert_int_eq(cJSON_GetArraySize(p), 4);
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "total")->valueint, total);
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "page")->valueint, page);
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "pages")->valueint, pages);
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(p, "limit")->valueint, limit);
+    cJSON_Delete(p);
+}
+
+START_TEST(pagination_json_counts_pages_rounding_up)
+{
+    check_page(0, 1, 10, 0);
+    check_page(1, 1, 10, 1);
+    check_page(10, 1, 10, 1);
+    check_page(11, 2, 10, 2);
+    check_page(250, 3, 100, 3);
+}
+END_TEST
+
 Suite *validate_suite(void);
 
 Suite *validate_suite(void)
@@ -910,6 +934,10 @@ Suite *validate_suite(void)
     tcase_add_test(tc, pagination_refuses_limit_out_of_range);
     tcase_add_test(tc, pagination_records_both_errors_at_once);
     tcase_add_test(tc, pagination_keeps_the_valid_value_when_the_other_is_wrong);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ms_pagination_json");
+    tcase_add_test(tc, pagination_json_counts_pages_rounding_up);
     suite_add_tcase(s, tc);
 
     return s;
