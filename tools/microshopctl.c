@@ -48,12 +48,14 @@ static PGconn *connect_db(void)
         PQfinish(c);
         return NULL;
     }
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
+    PQclear(PQexecParams(c, "SET client_min_messages = warning", 0, NULL, NULL, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SET TimeZone = 'UTC'", 0, NULL, NULL, NULL, NULL, 0));
     return c;
 }
 
-/* Run sql (no parameters); 0 or -1 with the server's message printed. */
+/* Run sql, our own text with no input in it; 0 or -1 with the server's
+ * message printed. Simple-query protocol on purpose: a migration file or the
+ * seed is several statements, which PQexecParams cannot run. */
 static int exec_ok(PGconn *c, const char *sql, const char *what)
 {
     PGresult *r = PQexec(c, sql);
@@ -139,7 +141,8 @@ static const struct {
 
 static int create_journal(PGconn *c, const char *service, int *fresh)
 {
-    PGresult *r = PQexec(c, "SELECT to_regclass('public.schema_migrations') IS NULL");
+    PGresult *r = PQexecParams(c, "SELECT to_regclass('public.schema_migrations') IS NULL", 0, NULL,
+                               NULL, NULL, NULL, 0);
 
     *fresh = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);

@@ -22,6 +22,7 @@
 #include "lib/jwt.h"
 #include "lib/pool.h"
 #include "lib/router.h"
+#include "tests/unit/ports.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -53,19 +54,6 @@ static int fake_miss(struct ms_req *r, const char *user_id, struct ms_user_state
         return miss_rc;
     *st = miss_state;
     return MS_OK;
-}
-
-static int closed_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* Unchecked fixture (once per test case, in the runner): name this run. */
@@ -301,7 +289,7 @@ END_TEST
 START_TEST(state_write_with_redis_down_is_eunavail)
 {
     struct ms_cache *down =
-        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", closed_port()), 1000);
+        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", ms_test_closed_port()), 1000);
     struct ms_user_state st = { "user", "active", 0 };
 
     ck_assert_ptr_nonnull(down);
@@ -335,7 +323,7 @@ END_TEST
 START_TEST(revoke_with_redis_down_is_eunavail)
 {
     struct ms_cache *down =
-        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", closed_port()), 1000);
+        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", ms_test_closed_port()), 1000);
 
     ck_assert_ptr_nonnull(down);
     ck_assert_int_eq(ms_auth_revoke(down, jti, ms_clock_now_ms() / 1000 + 60), MS_EUNAVAIL);
@@ -611,7 +599,7 @@ END_TEST
 START_TEST(authenticate_with_redis_down_is_eunavail)
 {
     struct ms_cache *down =
-        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", closed_port()), 1000);
+        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", ms_test_closed_port()), 1000);
     int64_t t0;
 
     ck_assert_ptr_nonnull(down);

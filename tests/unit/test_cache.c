@@ -14,6 +14,7 @@
 #include "lib/arena.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "tests/unit/ports.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -31,33 +32,6 @@ static long run_tag; /* pid of the runner: keys of this run are ut:cache:<run_ta
 static double elapsed_ms(int64_t t0_us)
 {
     return (double)(ms_clock_mono_us() - t0_us) / 1000.0;
-}
-
-static int closed_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* A loopback listener that never answers; close *fd when done. */
-static int silent_port(int *fd)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-
-    *fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(*fd, 0);
-    ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(*fd, 16), 0);
-    ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
-    return ntohs(a.sin_port);
 }
 
 static struct ms_cache *cache_at_port(int port, int timeout_ms)
@@ -232,7 +206,7 @@ END_TEST
 
 START_TEST(connect_to_a_closed_port_is_eunavail_fast)
 {
-    struct ms_cache *c = cache_at_port(closed_port(), 1000);
+    struct ms_cache *c = cache_at_port(ms_test_closed_port(), 1000);
     int64_t t0 = ms_clock_mono_us();
 
     ck_assert_int_eq(ms_cache_connect(c), MS_EUNAVAIL);
@@ -338,7 +312,7 @@ END_TEST
 
 START_TEST(cmd_against_a_closed_port_is_eunavail_fast)
 {
-    struct ms_cache *c = cache_at_port(closed_port(), 1000);
+    struct ms_cache *c = cache_at_port(ms_test_closed_port(), 1000);
     redisReply *r = (redisReply *)1;
     int64_t t0 = ms_clock_mono_us();
 
@@ -352,7 +326,7 @@ END_TEST
 START_TEST(cmd_against_a_server_that_never_answers_times_out)
 {
     int fd;
-    struct ms_cache *c = cache_at_port(silent_port(&fd), 200);
+    struct ms_cache *c = cache_at_port(ms_test_silent_port(&fd), 200);
     int64_t t0 = ms_clock_mono_us();
 
     ck_assert_int_eq(ms_cache_cmd(c, arena, NULL, 1, (const char *[]){ "PING" }, NULL),
@@ -456,7 +430,7 @@ END_TEST
 
 START_TEST(pipeline_against_a_closed_port_is_eunavail_with_no_replies)
 {
-    struct ms_cache *c = cache_at_port(closed_port(), 1000);
+    struct ms_cache *c = cache_at_port(ms_test_closed_port(), 1000);
     const char *ping[] = { "PING" };
     const char *const *cmds[] = { ping, ping };
     const int argcs[] = { 1, 1 };
@@ -472,7 +446,7 @@ END_TEST
 START_TEST(pipeline_against_a_server_that_never_answers_times_out)
 {
     int fd;
-    struct ms_cache *c = cache_at_port(silent_port(&fd), 200);
+    struct ms_cache *c = cache_at_port(ms_test_silent_port(&fd), 200);
     const char *ping[] = { "PING" };
     const char *const *cmds[] = { ping };
     const int argcs[] = { 1 };
@@ -500,7 +474,7 @@ END_TEST
 
 START_TEST(ping_against_a_closed_port_is_eunavail)
 {
-    struct ms_cache *c = cache_at_port(closed_port(), 1000);
+    struct ms_cache *c = cache_at_port(ms_test_closed_port(), 1000);
 
     ck_assert_int_eq(ms_cache_ping(c), MS_EUNAVAIL);
     ms_cache_free(c);

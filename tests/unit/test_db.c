@@ -15,6 +15,7 @@
 #include "lib/arena.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "tests/unit/ports.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -42,7 +43,7 @@ static double elapsed_ms(int64_t t0_us)
 /* Run sql on the admin connection; fails the test on an error. */
 static void admin_exec(const char *sql)
 {
-    PGresult *r = PQexec(admin, sql);
+    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
 
     ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
@@ -56,7 +57,7 @@ static long admin_long(const char *sql)
     PGresult *r;
     long v;
 
-    r = PQexec(admin, sql);
+    r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
                   PQerrorMessage(admin));
     v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
@@ -70,35 +71,6 @@ static long rows_in_table(void)
 
     FMT(sql, "SELECT count(*) FROM %s", table);
     return admin_long(sql);
-}
-
-/* A loopback TCP port where nothing listens. */
-static int closed_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* A loopback listener that accepts connections in the kernel and never
- * answers; *fd is to be closed by the caller. Returns its port. */
-static int silent_port(int *fd)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-
-    *fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(*fd, 0);
-    ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(*fd, 16), 0);
-    ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
-    return ntohs(a.sin_port);
 }
 
 static struct ms_db *db_at_port(int port, int connect_ms)
@@ -146,7 +118,7 @@ static void setup(void)
     admin = PQconnectdb(url);
     ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "cannot connect to MS_TEST_DATABASE_URL: %s",
                   PQerrorMessage(admin));
-    r = PQexec(admin, "SET client_min_messages = warning");
+    r = PQexecParams(admin, "SET client_min_messages = warning", 0, NULL, NULL, NULL, NULL, 0);
     PQclear(r);
     FMT(table, "ut_db_%ld_%ld_%d", run_tag, (long)getpid(), seq++);
     FMT(sql,
@@ -185,7 +157,7 @@ static void run_end(void)
                        "WHERE tablename LIKE 'ut\\_db\\_%ld\\_%%' LOOP "
                        "EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(t); END LOOP; END $$",
                        run_tag);
-        r = PQexec(conn, sql);
+        r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
         PQclear(r);
     }
     PQfinish(conn);
@@ -202,7 +174,7 @@ static void teardown(void)
         PGresult *r;
 
         (void)snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", table);
-        r = PQexec(admin, sql);
+        r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
         PQclear(r);
     }
     PQfinish(admin);
@@ -270,7 +242,7 @@ END_TEST
 
 START_TEST(connect_to_a_closed_port_is_eunavail_fast)
 {
-    struct ms_db *d = db_at_port(closed_port(), 1000);
+    struct ms_db *d = db_at_port(ms_test_closed_port(), 1000);
     int64_t t0 = ms_clock_mono_us();
 
     ck_assert_int_eq(ms_db_connect(d), MS_EUNAVAIL);
@@ -282,7 +254,7 @@ END_TEST
 START_TEST(connect_to_a_server_that_never_answers_gives_up_at_the_timeout)
 {
     int fd;
-    struct ms_db *d = db_at_port(silent_port(&fd), 200);
+    struct ms_db *d = db_at_port(ms_test_silent_port(&fd), 200);
     int64_t t0 = ms_clock_mono_us();
 
     ck_assert_int_eq(ms_db_connect(d), MS_EUNAVAIL);
@@ -578,7 +550,7 @@ END_TEST
 
 START_TEST(exec_against_a_closed_port_is_eunavail_fast)
 {
-    struct ms_db *d = db_at_port(closed_port(), 1000);
+    struct ms_db *d = db_at_port(ms_test_closed_port(), 1000);
     int64_t t0 = ms_clock_mono_us();
     PGresult *r = (PGresult *)1;
 
@@ -734,7 +706,7 @@ END_TEST
 
 START_TEST(tx_against_a_closed_port_is_eunavail_without_calling_fn)
 {
-    struct ms_db *d = db_at_port(closed_port(), 1000);
+    struct ms_db *d = db_at_port(ms_test_closed_port(), 1000);
     struct tx_ctx c = { 0 };
 
     ck_assert_int_eq(ms_db_tx(d, tx_insert_two, &c), MS_EUNAVAIL);
@@ -756,7 +728,7 @@ END_TEST
 
 START_TEST(ping_against_a_closed_port_is_eunavail)
 {
-    struct ms_db *d = db_at_port(closed_port(), 1000);
+    struct ms_db *d = db_at_port(ms_test_closed_port(), 1000);
 
     ck_assert_int_eq(ms_db_ping(d), MS_EUNAVAIL);
     ms_db_free(d);

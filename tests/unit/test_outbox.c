@@ -21,6 +21,7 @@
 #include "lib/db.h"
 #include "lib/err.h"
 #include "lib/metrics.h"
+#include "tests/unit/ports.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -28,12 +29,13 @@
 #define FMT(buf, ...) ck_assert_int_lt(snprintf((buf), sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
 
 /* As migrations/user/002_microshop.sql creates it. */
-#define OUTBOX_DDL                                                                \
-    "CREATE TABLE outbox ("                                                       \
-    "id bigserial PRIMARY KEY, "                                                  \
-    "event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE, "                   \
-    "stream text NOT NULL, type text NOT NULL, data jsonb NOT NULL, "             \
-    "occurred_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz); " \
+#define OUTBOX_DDL                                                    \
+    "CREATE TABLE outbox ("                                           \
+    "id bigserial PRIMARY KEY, "                                      \
+    "event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE, "       \
+    "stream text NOT NULL, type text NOT NULL, data jsonb NOT NULL, " \
+    "occurred_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz)"
+#define OUTBOX_INDEX_DDL \
     "CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL"
 
 static char scratch_name[64];
@@ -69,7 +71,7 @@ static void dsn_add(size_t *len, const char *key, const char *val)
 /* Run sql on conn; on failure note it in setup_error. 0 or -1. */
 static int run_sql(PGconn *conn, const char *sql)
 {
-    PGresult *r = PQexec(conn, sql);
+    PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok && !setup_error[0])
@@ -136,7 +138,8 @@ static void scratch_forget_redis(void)
     const char *u = getenv("MS_TEST_REDIS_URL");
     struct ms_cache *c = u ? ms_cache_new(u, 1000) : NULL;
     PGconn *conn = PQconnectdb(scratch_dsn);
-    PGresult *ids = PQexec(conn, "SELECT 'ms:published:' || event_id FROM outbox");
+    PGresult *ids = PQexecParams(conn, "SELECT 'ms:published:' || event_id FROM outbox", 0, NULL,
+                                 NULL, NULL, NULL, 0);
     char pattern[64];
     redisReply *r = NULL;
 
@@ -174,22 +177,9 @@ static void scratch_drop(void)
 
 /* ---- per test ---- */
 
-static int closed_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void admin_exec(const char *sql)
 {
-    PGresult *r = PQexec(admin, sql);
+    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
 
     ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
@@ -199,7 +189,7 @@ static void admin_exec(const char *sql)
 
 static long admin_long(const char *sql)
 {
-    PGresult *r = PQexec(admin, sql);
+    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
     long v;
 
     ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
@@ -225,6 +215,7 @@ static void setup(void)
     admin_exec("SET client_min_messages = warning");
     admin_exec("DROP TABLE IF EXISTS outbox");
     admin_exec(OUTBOX_DDL);
+    admin_exec(OUTBOX_INDEX_DDL);
     db = ms_db_new(scratch_dsn, NULL, 0, 1000, 2000);
     ck_assert_ptr_nonnull(db);
     cache = ms_cache_new(getenv("MS_TEST_REDIS_URL"), 1000);
@@ -241,7 +232,8 @@ static void teardown(void)
     if (cache) {
         ms_cache_cmd(cache, NULL, NULL, 3, (const char *[]){ "DEL", stream, stream2 }, NULL);
         if (admin && PQstatus(admin) == CONNECTION_OK) {
-            PGresult *r = PQexec(admin, "SELECT 'ms:published:' || event_id FROM outbox");
+            PGresult *r = PQexecParams(admin, "SELECT 'ms:published:' || event_id FROM outbox", 0,
+                                       NULL, NULL, NULL, NULL, 0);
 
             for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
                 ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", PQgetvalue(r, i, 0) },
@@ -264,7 +256,7 @@ static struct ms_cache *cache_down(void)
     char u[64];
     struct ms_cache *c;
 
-    FMT(u, "redis://127.0.0.1:%d/0", closed_port());
+    FMT(u, "redis://127.0.0.1:%d/0", ms_test_closed_port());
     c = ms_cache_new(u, 1000);
     ck_assert_ptr_nonnull(c);
     return c;
@@ -275,7 +267,7 @@ static struct ms_db *db_down(void)
     char dsn[128];
     struct ms_db *d;
 
-    FMT(dsn, "host=127.0.0.1 port=%d dbname=x", closed_port());
+    FMT(dsn, "host=127.0.0.1 port=%d dbname=x", ms_test_closed_port());
     d = ms_db_new(dsn, NULL, 0, 1000, 2000);
     ck_assert_ptr_nonnull(d);
     return d;
@@ -326,9 +318,11 @@ START_TEST(add_inserts_a_pending_row)
     PGresult *r;
 
     add(stream, "user.registered", "{\"user_id\":\"u1\"}");
-    r = PQexec(admin, "SELECT stream, type, data->>'user_id', event_id IS NOT NULL, "
-                      "published_at IS NULL, occurred_at > now() - interval '1 minute' "
-                      "FROM outbox");
+    r = PQexecParams(admin,
+                     "SELECT stream, type, data->>'user_id', event_id IS NOT NULL, "
+                     "published_at IS NULL, occurred_at > now() - interval '1 minute' "
+                     "FROM outbox",
+                     0, NULL, NULL, NULL, NULL, 0);
     ck_assert_int_eq(PQntuples(r), 1);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), stream);
     ck_assert_str_eq(PQgetvalue(r, 0, 1), "user.registered");
@@ -375,8 +369,10 @@ START_TEST(relay_publishes_each_pending_row_with_its_five_fields)
     int published = -1;
 
     add(stream, "user.registered", "{\"user_id\":\"u1\",\"n\":2}");
-    ev = PQexec(admin, "SELECT event_id, to_char(occurred_at AT TIME ZONE 'UTC', "
-                       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM outbox");
+    ev = PQexecParams(admin,
+                      "SELECT event_id, to_char(occurred_at AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM outbox",
+                      0, NULL, NULL, NULL, NULL, 0);
     ck_assert_int_eq(PQntuples(ev), 1);
     ck_assert_int_eq(relay(db, cache, &published), MS_OK);
     ck_assert_int_eq(published, 1);
@@ -590,7 +586,8 @@ START_TEST(relay_calls_the_hook_for_each_published_event_in_order)
     ck_assert_str_eq(s.data[0], "{\"k\": 1}");
     ck_assert_str_eq(s.types[1], "second");
     ck_assert_str_eq(s.streams[1], stream2);
-    r = PQexec(admin, "SELECT event_id FROM outbox ORDER BY id");
+    r = PQexecParams(admin, "SELECT event_id FROM outbox ORDER BY id", 0, NULL, NULL, NULL, NULL,
+                     0);
     ck_assert_str_eq(s.ids[0], PQgetvalue(r, 0, 0));
     ck_assert_str_eq(s.ids[1], PQgetvalue(r, 1, 0));
     PQclear(r);

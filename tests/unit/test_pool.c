@@ -31,6 +31,7 @@
 #include "lib/http.h"
 #include "lib/metrics.h"
 #include "lib/router.h"
+#include "tests/unit/ports.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -81,19 +82,6 @@ static const struct ms_route routes[] = {
 };
 
 static struct ms_service svc;
-
-static int closed_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static void setup(void)
 {
@@ -317,9 +305,9 @@ END_TEST
 
 START_TEST(health_answers_503_with_database_unhealthy_when_postgresql_is_down)
 {
-    struct ms_db *down =
-        ms_db_new(ms_arena_printf(arena, "postgresql://postgres@127.0.0.1:%d/unit", closed_port()),
-                  NULL, 0, 1000, 2000);
+    struct ms_db *down = ms_db_new(
+        ms_arena_printf(arena, "postgresql://postgres@127.0.0.1:%d/unit", ms_test_closed_port()),
+        NULL, 0, 1000, 2000);
     const cJSON *b, *dbc;
     int64_t t0;
 
@@ -347,7 +335,7 @@ END_TEST
 START_TEST(health_answers_503_with_redis_unhealthy_when_redis_is_down)
 {
     struct ms_cache *down =
-        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", closed_port()), 1000);
+        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", ms_test_closed_port()), 1000);
     const cJSON *b, *rc;
 
     ck_assert_ptr_nonnull(down);
@@ -400,11 +388,11 @@ END_TEST
 
 START_TEST(live_touches_neither_postgresql_nor_redis)
 {
-    struct ms_db *down_db =
-        ms_db_new(ms_arena_printf(arena, "postgresql://postgres@127.0.0.1:%d/unit", closed_port()),
-                  NULL, 0, 1000, 2000);
+    struct ms_db *down_db = ms_db_new(
+        ms_arena_printf(arena, "postgresql://postgres@127.0.0.1:%d/unit", ms_test_closed_port()),
+        NULL, 0, 1000, 2000);
     struct ms_cache *down_cache =
-        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", closed_port()), 1000);
+        ms_cache_new(ms_arena_printf(arena, "redis://127.0.0.1:%d/0", ms_test_closed_port()), 1000);
 
     worker.db = down_db;
     worker.cache = down_cache;
