@@ -9,6 +9,7 @@
 
 #include "lib/arena.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 static char empty_buf[1];
@@ -107,39 +108,6 @@ void ms_buf_addf(struct ms_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xE0) == 0xC0) {
-        len = 2;
-        cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3;
-        cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 void ms_buf_add_json_str(struct ms_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -180,7 +148,7 @@ void ms_buf_add_json_str(struct ms_buf *b, const char *s, size_t n)
             }
             i++;
         } else {
-            size_t len = utf8_seq_len(p + i, n - i);
+            size_t len = ms_utf8_seq_len(p + i, n - i);
 
             if (len) {
                 ms_buf_add(b, p + i, len);
@@ -192,4 +160,28 @@ void ms_buf_add_json_str(struct ms_buf *b, const char *s, size_t n)
         }
     }
     ms_buf_addch(b, '"');
+}
+
+void ms_buf_add_json_text(struct ms_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    ms_buf_grow(b, n);
+    while (i < n) {
+        size_t run = i, len;
+
+        while (run < n && p[run] < 0x80)
+            run++;
+        while (run < n && (len = ms_utf8_seq_len(p + run, n - run)) > 0)
+            run += len;
+        if (run > i) {
+            ms_buf_add(b, p + i, run - i);
+            i = run;
+            continue;
+        }
+        /* a byte that starts no valid sequence: only strings hold non-ASCII */
+        ms_buf_adds(b, "\\ufffd");
+        i++;
+    }
 }

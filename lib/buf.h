@@ -45,4 +45,10 @@ void ms_buf_vaddf(struct ms_buf *b, const char *fmt, va_list ap);
  * not valid UTF-8 become U+FFFD; control characters are escaped. */
 void ms_buf_add_json_str(struct ms_buf *b, const char *s, size_t n);
 
+/* Append s (n bytes), JSON text as cJSON prints it, with every byte that
+ * starts no valid UTF-8 sequence replaced by the escape \ufffd. JSON puts
+ * non-ASCII bytes only inside strings, so the result is the same JSON with
+ * its strings repaired, and valid UTF-8 whatever s held. */
+void ms_buf_add_json_text(struct ms_buf *b, const char *s, size_t n);
+
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "lib/arena.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 void ms_http_json_delete(void *json)
@@ -90,7 +91,9 @@ static void parse_query(struct ms_req *req)
                        : ms_arena_strdup(req->arena, "");
 
         if (!key || !val)
-            req->query_bad = 1;
+            req->query_bad = req->query_bad ? req->query_bad : MS_QUERY_BAD_ESCAPE;
+        else if (!ms_utf8_valid(key, strlen(key)) || !ms_utf8_valid(val, strlen(val)))
+            req->query_bad = req->query_bad ? req->query_bad : MS_QUERY_BAD_UTF8;
         else if (*key) {
             req->query_kv[req->nquery].key = key;
             req->query_kv[req->nquery].val = val;
@@ -105,6 +108,19 @@ int ms_http_query_valid(struct ms_req *req)
     if (req->nquery < 0)
         parse_query(req);
     return !req->query_bad;
+}
+
+int ms_http_check_input(struct ms_req *req)
+{
+    if (!ms_utf8_valid(req->path, strlen(req->path)))
+        return ms_http_fail(req, MS_EBADREQ, "Request path is not valid UTF-8");
+    if (!ms_http_query_valid(req))
+        return req->query_bad == MS_QUERY_BAD_UTF8
+                   ? ms_http_fail(req, MS_EBADREQ, "Query string is not valid UTF-8")
+                   : ms_http_fail(req, MS_EBADREQ, "Malformed query string");
+    if (req->body_len && !ms_utf8_valid(req->body, req->body_len))
+        return ms_http_fail(req, MS_EBADREQ, "Request body is not valid UTF-8");
+    return MS_OK;
 }
 
 const char *ms_http_query(struct ms_req *req, const char *name)
@@ -224,6 +240,8 @@ int ms_http_json(struct ms_req *req, const cJSON **out)
     }
     if (!is_json_type(req->content_type))
         return ms_http_fail(req, MS_EMEDIA, "Content-Type must be application/json");
+    if (!ms_utf8_valid(req->body, req->body_len))
+        return ms_http_fail(req, MS_EBADREQ, "Request body is not valid UTF-8");
     if (!json_text_ok(req->body, req->body_len))
         return ms_http_fail(req, MS_EBADREQ, "Malformed JSON in request body");
     req->json = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
@@ -329,7 +347,7 @@ static void add_json(struct ms_req *req, const cJSON *json)
         ms_buf_adds(&req->out, "null");
         return;
     }
-    ms_buf_adds(&req->out, text);
+    ms_buf_add_json_text(&req->out, text, strlen(text));
     cJSON_free(text);
 }
 

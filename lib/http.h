@@ -24,6 +24,8 @@
 struct ms_arena;
 struct ms_worker;
 
+enum { MS_QUERY_BAD_ESCAPE = 1, MS_QUERY_BAD_UTF8 = 2 };
+
 struct ms_kv {
     const char *key;
     const char *val;
@@ -63,7 +65,7 @@ struct ms_req {
     int nparams;
     struct ms_kv query_kv[MS_MAX_QUERY];
     int nquery;    /* -1 until parsed */
-    int query_bad; /* a pair did not URL-decode (bad %xx, %00) */
+    int query_bad; /* MS_QUERY_BAD_*: a pair did not URL-decode or is not UTF-8 */
     cJSON *verrs;
     const char *err_msg;
     struct ms_caller caller;
@@ -84,9 +86,15 @@ const char *ms_http_param(const struct ms_req *req, const char *name);
 const char *ms_http_query(struct ms_req *req, const char *name);
 
 /* 0 if the query string has a pair that does not URL-decode (a bad %xx
- * escape or an encoded NUL): the router answers it with 400 rather than let a
- * handler read such a parameter as absent. 1 otherwise. */
+ * escape or an encoded NUL) or is not valid UTF-8 once decoded: the router
+ * answers it with 400 rather than let a handler read such a parameter as
+ * absent. 1 otherwise. */
 int ms_http_query_valid(struct ms_req *req);
+
+/* The UTF-8 rule of lib/utf8.h on everything a client sent: the decoded path,
+ * every decoded query key and value, the body. MS_OK, or MS_EBADREQ with its
+ * message set; the pool answers that before any route or handler runs. */
+int ms_http_check_input(struct ms_req *req);
 
 /* Parse the JSON body once. *out is the object (an empty object for an empty
  * body). MS_EMEDIA for a body whose Content-Type is not application/json,

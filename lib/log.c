@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 #define LOG_LINE_MAX 4096
@@ -73,23 +74,6 @@ int ms_log_enabled(enum ms_log_level level)
 #define CAP_PATH  1024
 #define CAP_MSG   2048
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80             ? 1
-                 : (s[0] & 0xE0) == 0xC0 ? 2
-                 : (s[0] & 0xF0) == 0xE0 ? 3
-                 : (s[0] & 0xF8) == 0xF0 ? 4
-                                         : 0;
-
-    if (!len || len > n || (len == 2 && s[0] < 0xC2) || (len == 4 && s[0] > 0xF4))
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
 /* Escape s as the inside of a JSON string into dst (cap bytes, NUL after):
  * control characters as \u00XX, invalid UTF-8 as \ufffd; stops before a unit
  * that would not fit, never inside one. Returns the length written. */
@@ -108,7 +92,7 @@ static size_t escape_into(char *dst, size_t cap, const char *s)
             ulen = 2;
         } else if (p[i] < 0x20) {
             ulen = (size_t)snprintf(unit, sizeof unit, "\\u%04x", p[i]);
-        } else if ((adv = utf8_len(p + i, n - i)) > 0) {
+        } else if ((adv = ms_utf8_seq_len(p + i, n - i)) > 0) {
             memcpy(unit, p + i, adv);
             ulen = adv;
         } else {

@@ -170,6 +170,10 @@ int ms_pool_handle(struct ms_worker *w, struct ms_req *req)
         ms_http_send_error(req, MS_ETOOBIG, 0);
         return -1;
     }
+    if (ms_http_check_input(req) < 0) {
+        ms_http_send_error(req, MS_EBADREQ, 0);
+        return -1;
+    }
     if (std >= 0) {
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             ms_http_send_error(req, MS_EMETHOD, 0);

@@ -1,6 +1,6 @@
 /* Validation helpers shared by the services: ports of validator.js isEmail(),
  * normalizeEmail() and isUUID() with default options, the SPEC password policy,
- * UTF-8 checks, dates, phones, trimming and ?page/?limit parsing. */
+ * dates, phones, trimming and ?page/?limit parsing. */
 #include "lib/validate.h"
 
 #include <assert.h>
@@ -12,6 +12,7 @@
 
 #include "lib/err.h"
 #include "lib/http.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 #define EMAIL_MAX_UTF16        254 /* validator.js defaultMaxEmailLength, in UTF-16 units */
@@ -22,38 +23,6 @@
 #define PAGE_LIMIT_MAX 100
 /* The largest page whose offset, (page - 1) * limit, still fits in a long. */
 #define PAGE_MAX (LONG_MAX / PAGE_LIMIT_MAX)
-
-/* Decode the UTF-8 sequence at s[0..n) into *cp. Returns its length, or 0 when
- * it is not valid UTF-8 (stray continuation, overlong form, surrogate, beyond
- * U+10FFFF, cut short). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    size_t len;
-
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if (n < len)
-        return 0;
-    c = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-        (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
 
 /* Append cp as UTF-8 to out[*pos..cap), leaving room for a NUL; -1 if full. */
 static int utf8_put(uint32_t cp, char *out, size_t cap, size_t *pos)
@@ -85,40 +54,6 @@ static int utf8_put(uint32_t cp, char *out, size_t cap, size_t *pos)
     memcpy(out + *pos, b, n);
     *pos += n;
     return 0;
-}
-
-int ms_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    uint32_t cp;
-
-    while (n > 0) {
-        size_t len = utf8_decode(p, n, &cp);
-
-        if (len == 0)
-            return 0;
-        p += len;
-        n -= len;
-    }
-    return 1;
-}
-
-size_t ms_utf8_len(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), count = 0;
-    uint32_t cp;
-
-    while (n > 0) {
-        size_t len = utf8_decode(p, n, &cp);
-
-        if (len == 0)
-            len = 1;
-        p += len;
-        n -= len;
-        count++;
-    }
-    return count;
 }
 
 /* Length of s[0..n) in UTF-16 code units, as JavaScript's String.length
@@ -159,7 +94,7 @@ static int valid_local(const char *s, size_t n)
     uint32_t cp;
 
     while (n > 0) {
-        size_t len = utf8_decode(p, n, &cp);
+        size_t len = ms_utf8_decode(p, n, &cp);
 
         if (len == 0)
             return 0;
@@ -196,7 +131,7 @@ static int valid_label(const char *s, size_t n)
     if (n == 0 || s[0] == '-' || s[n - 1] == '-' || utf16_len(s, n) > DOMAIN_LABEL_MAX_UTF16)
         return 0;
     while (n > 0) {
-        size_t len = utf8_decode(p, n, &cp);
+        size_t len = ms_utf8_decode(p, n, &cp);
 
         if (len == 0)
             return 0;
@@ -238,7 +173,7 @@ static int valid_tld(const char *s, size_t n)
             return 1;
     }
     while (n > 0) {
-        size_t len = utf8_decode(p, n, &cp);
+        size_t len = ms_utf8_decode(p, n, &cp);
 
         if (len == 0 || !is_tld_char(cp))
             return 0;
@@ -339,7 +274,7 @@ static int put_lower(const char *s, size_t n, int drop_single_dots, char *out, s
 
     while (i < n) {
         uint32_t cp, lc[2];
-        size_t len = utf8_decode(p + i, n - i, &cp);
+        size_t len = ms_utf8_decode(p + i, n - i, &cp);
         int k;
 
         if (len == 0) {

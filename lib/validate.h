@@ -25,12 +25,6 @@ int ms_normalize_email(const char *s, char *out, size_t cap);
  * upper-case letter, a digit and one of @$!%*?& (other characters allowed). */
 int ms_password_policy_ok(const char *s);
 
-/* Number of UTF-8 code points in s (invalid bytes count one each). */
-size_t ms_utf8_len(const char *s);
-
-/* Is s valid UTF-8? */
-int ms_utf8_valid(const char *s, size_t n);
-
 /* Is s a UUID in canonical 8-4-4-4-12 hex form (any version, as
  * validator.js isUUID() 'all')? */
 int ms_valid_uuid(const char *s);

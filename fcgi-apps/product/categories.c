@@ -15,6 +15,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/validate.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 #define KEY_FLAT "ms:categories:flat"

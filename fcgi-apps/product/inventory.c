@@ -14,6 +14,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/validate.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 #define DELTA_MAX 1000000000

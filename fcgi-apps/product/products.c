@@ -18,6 +18,7 @@
 #include "lib/json.h"
 #include "lib/money.h"
 #include "lib/validate.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 int product_path_id(struct ms_req *req, const char *message, const char **id)

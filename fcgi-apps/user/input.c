@@ -10,6 +10,7 @@
 #include "lib/json.h"
 #include "lib/password.h"
 #include "lib/validate.h"
+#include "lib/utf8.h"
 #include "lib/banned.h"
 
 #define MSG_EMAIL   "Must be a valid email"
@@ -110,7 +111,10 @@ int user_parse_login(struct ms_req *req, const cJSON *body, struct user_login_in
     if (ms_json_str(body, "password", &in->password) != MS_JSON_OK || !*in->password)
         bad(req, body, "password", "Password is required", 1);
     else if (ms_password_too_long(in->password))
-        bad(req, body, "password", MSG_PW_MAX, 1);
+        /* SPEC §3: bcryptjs took any length and hashed the first 72 bytes, so a
+         * Node-era user may have chosen a longer password; check it as bcryptjs
+         * did. Register and password change still refuse one (never cut). */
+        in->password = ms_arena_strndup(req->arena, in->password, MS_PASSWORD_MAX_BYTES);
     return ms_http_verr_count(req) ? MS_EINVALID : MS_OK;
 }
 

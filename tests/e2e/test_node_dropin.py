@@ -123,6 +123,26 @@ class NodeDropIn(E2ECase):
         # normalised like Node on login
         self.assertOk(self.n.login(NODE["email"].upper(), NODE["password"]))
 
+    def test_node_user_with_a_100_byte_password_logs_in(self):
+        """bcryptjs took any length and hashed the first 72 bytes; login here
+        checks a longer password the same way (SPEC §3), so such a user is not
+        locked out by the switch. Register still refuses one."""
+        lp = NODE["long_password_user"]
+        self.assertEqual(len(lp["password"].encode()), 100)
+        self.n.psql("INSERT INTO users (id, email, password_hash, name, created_at, updated_at) "
+                    "VALUES ('%s', '%s', '%s', '%s', '%s', '%s') ON CONFLICT DO NOTHING" % (
+                        lp["user_id"], lp["email"], lp["password_hash"], lp["name"],
+                        lp["created_at"], lp["created_at"]))
+        data = self.assertOk(self.n.login(lp["email"], lp["password"]))
+        self.assertEqual(data["user"]["id"], lp["user_id"])
+        # as with bcryptjs: the first 72 bytes decide, the rest is not looked at
+        self.assertOk(self.n.login(lp["email"], lp["password"][:72] + "anything else"))
+        self.assertError(self.n.login(lp["email"], lp["password"][:71]), 401,
+                         "Invalid credentials")
+        r = self.n.request("POST", "/api/auth/register", body={
+            "email": harness.uniq_email("long"), "password": lp["password"], "name": "Long"})
+        self.assertValidation(r, fields=["password"], secrets=[lp["password"]])
+
     def test_node_signed_token_accepted(self):
         tok = NODE["access_token"]
         data = self.assertOk(self.n.request("GET", "/api/auth/me", token=tok))

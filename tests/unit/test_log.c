@@ -2,6 +2,7 @@
  * request_id, method, path, status, duration_ms, user_id, msg), escaping,
  * truncation under the cap, level parsing and filtering. */
 #include "lib/log.h"
+#include "lib/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

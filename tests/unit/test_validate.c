@@ -9,6 +9,7 @@
 #include "lib/err.h"
 #include "lib/http.h"
 #include "lib/validate.h"
+#include "lib/utf8.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
