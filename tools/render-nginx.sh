@@ -97,6 +97,16 @@ check_rate RATE_LIMIT_API "$RATE_LIMIT_API"
 check_count RATE_LIMIT_AUTH_BURST "$RATE_LIMIT_AUTH_BURST"
 check_count RATE_LIMIT_API_BURST "$RATE_LIMIT_API_BURST"
 
+# Seconds until the slower zone lets one more request through (1/rate, rounded
+# up): the Retry-After of every 429.
+retry_after_s() {
+    local n=${1%r/*} unit=${1##*/}
+    [ "$unit" = m ] && echo $(((60 + n - 1) / n)) || echo $(((1 + n - 1) / n))
+}
+RETRY_AFTER_S=$(retry_after_s "$RATE_LIMIT_AUTH")
+a=$(retry_after_s "$RATE_LIMIT_API")
+((a <= RETRY_AFTER_S)) || RETRY_AFTER_S=$a
+
 case ${ACCESS_LOG:-on} in
 on | yes | 1) ACCESS_LOG_VALUE="$LOG_DIR/nginx-access.log microshop_json buffer=64k flush=1s" ;;
 off | no | 0) ACCESS_LOG_VALUE=off ;;
@@ -120,6 +130,7 @@ declare -A VARS=(
     [RATE_LIMIT_KEY]=$RATE_LIMIT_KEY
     [RATE_LIMIT_AUTH]=$RATE_LIMIT_AUTH [RATE_LIMIT_API]=$RATE_LIMIT_API
     [RATE_LIMIT_AUTH_BURST]=$RATE_LIMIT_AUTH_BURST [RATE_LIMIT_API_BURST]=$RATE_LIMIT_API_BURST
+    [RETRY_AFTER_S]=$RETRY_AFTER_S
     [ACCESS_LOG]=$ACCESS_LOG_VALUE [NGINX_USER]=$NGINX_USER [FASTCGI_PARAMS]=$FASTCGI_PARAMS
 )
 

@@ -87,12 +87,19 @@ class Metrics(E2ECase):
 class RequestIdAndLogs(E2ECase):
     def test_request_id_on_every_answer(self):
         u = self.c.make_user()
-        for r in (self.c.request("GET", "/health/user"), u.req("GET", "/api/auth/me"),
+        seen = set()
+        for r in (self.c.request("GET", "/health"), self.c.request("HEAD", "/health"),
+                  self.c.request("GET", "/health/user"), u.req("GET", "/api/auth/me"),
                   self.c.request("GET", "/api/auth/me"), self.c.request("GET", "/api/auth/nope"),
-                  self.c.request("POST", "/api/auth/login", body={})):
+                  self.c.request("POST", "/api/auth/login", body={}),
+                  self.c.request("GET", "/api/auth/me", headers={"Content-Length": "x"}),
+                  self.c.request("GET", "/" + "x" * 10000),
+                  self.c.request("POST", "/api/auth/login", raw_body=b"{" + b" " * (1 << 20))):
             rid = r.headers.get("x-request-id")
             self.assertTrue(rid, "no X-Request-Id on %r" % (r,))
             self.assertRegex(rid, r"^[A-Za-z0-9._-]{8,128}$")
+            seen.add(rid)
+        self.assertEqual(len(seen), 10, "request ids repeat")
 
     def test_json_log_line_per_request(self):
         u = self.c.make_user()
@@ -187,6 +194,9 @@ class RateLimit(E2ECase):
             self.assertIsNotNone(last)
             self.assertError(last, 429)
             self.assertIn("json", last.headers.get("content-type", ""))
+            # 1r/m: one more request is let through a minute later
+            self.assertEqual(last.headers.get("retry-after"), "60", last.headers)
+            self.assertTrue(last.headers.get("x-request-id"), last.headers)
             # the main nginx (RATE_LIMIT=off) is not limited
             for _ in range(30):
                 self.assertNotEqual(self.c.login(uniq_email()).status, 429)
