@@ -29,7 +29,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SAN_CFLAGS := -O1 -g $(SAN_FLAGS) -DMS_ARENA_DEBUG
 
 LIB_SRC := $(wildcard lib/*.c)
-TOOL_SRC := $(wildcard tools/*.c)
+# microshopctl also runs the user service's account changes (set-role, set-status).
+TOOL_SRC := $(wildcard tools/*.c) fcgi-apps/user/account.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 # Per service: main.c only in <svc>-fcgi, worker*.c only in <svc>-worker, the

@@ -122,6 +122,7 @@ main_down() {
         esac
     done
     ((failed == 0)) || die "some processes did not stop (see above)"
+    rm -f "$STAND" # microshopctl no longer finds a stand to use
 
     if ((PURGE)); then
         [ -n "$ROOT" ] && [ "$VAR" = "$ROOT/var" ] || die "refusing to purge '$VAR'"

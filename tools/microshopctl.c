@@ -2,21 +2,34 @@
  *
  *   microshopctl migrate <service> [--dir DIR]   apply migrations/<service>/NNN_*.sql
  *   microshopctl set-role <email> <user|moderator|admin> [--force]
+ *   microshopctl set-status <email> <active|suspended> [--force]
  *   microshopctl hash-time [cost] [n]           median seconds of one bcrypt hash
  *   microshopctl seed --products N               a demo catalogue in the product database
  *
- * Reads the same environment as the services (DATABASE_URL, REDIS_URL). */
+ * Reads the same environment as the services (DATABASE_URL, REDIS_URL, …).
+ * Run from a checkout with none set, it uses the stand that `make up`
+ * started there: var/stand.env (written by tools/up.sh) gives its PostgreSQL,
+ * Redis and secrets, and DATABASE_URL becomes the database of the service the
+ * command is for. The environment always wins. */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "fcgi-apps/user/sql.h"
+#include "fcgi-apps/user/user.h"
+#include "lib/arena.h"
 #include "lib/auth.h"
 #include "lib/cache.h"
 #include "lib/clock.h"
+#include "lib/db.h"
+#include "lib/err.h"
+#include "lib/log.h"
 #include "lib/password.h"
 #include "lib/validate.h"
 #include "lib/banned.h"
@@ -28,9 +41,67 @@ static void usage(void)
 {
     fprintf(stderr, "usage: microshopctl migrate <service> [--dir DIR]\n"
                     "       microshopctl set-role <email> <user|moderator|admin> [--force]\n"
+                    "       microshopctl set-status <email> <active|suspended> [--force]\n"
                     "       microshopctl hash-time [cost] [n]\n"
                     "       microshopctl seed --products N   (DATABASE_URL: the product database)\n"
-                    "environment: DATABASE_URL, REDIS_URL (set-role)\n");
+                    "environment: DATABASE_URL, REDIS_URL; unset, the stand of `make up` "
+                    "(var/stand.env)\n");
+}
+
+/* ---- the stand of `make up` ---------------------------------------------- */
+
+/* var/stand.env of the checkout this binary was built in (bin/.. or
+ * build/san/bin/../../..), else of the current directory; "" if none. */
+static void stand_file(char *out, size_t cap)
+{
+    static const char *const up[] = { "/../var/stand.env", "/../../../var/stand.env" };
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (n > 0) {
+        char *slash;
+
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+            snprintf(out, cap, "%s%s", exe, up[i]);
+            if (access(out, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, cap, "var/stand.env");
+    if (access(out, R_OK) != 0)
+        out[0] = '\0';
+}
+
+/* Fill the environment from the stand's file, each variable only if unset,
+ * and DATABASE_URL from its PG_URL and database (microshop_<service>). */
+static void load_stand(const char *service)
+{
+    char path[PATH_MAX + 32], line[1024];
+    FILE *f;
+
+    stand_file(path, sizeof path);
+    if (!path[0] || !(f = fopen(path, "r")))
+        return;
+    while (fgets(line, sizeof line, f)) {
+        char *eq = strchr(line, '=');
+
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || !eq)
+            continue;
+        *eq = '\0';
+        setenv(line, eq + 1, 0);
+    }
+    fclose(f);
+    if (service && !getenv("DATABASE_URL") && getenv("PG_URL")) {
+        char url[1024];
+
+        snprintf(url, sizeof url, "%s/microshop_%s", getenv("PG_URL"), service);
+        setenv("DATABASE_URL", url, 0);
+    }
 }
 
 static PGconn *connect_db(void)
@@ -272,14 +343,11 @@ static int cmd_migrate(int argc, char **argv)
     return rc;
 }
 
-/* ---- set-role ---------------------------------------------------------------- */
+/* ---- set-role, set-status ---------------------------------------------------- */
 
-static PGresult *q(PGconn *c, const char *sql, int n, const char *const *params)
-{
-    return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-}
-
-static int write_state(const char *id, const char *role, const char *status, const char *tv)
+/* Every service reads the current role and status from Redis on the next
+ * request; the user worker also writes it from the event (the safety net). */
+static int write_state(const struct user_account *a)
 {
     const char *url = getenv("REDIS_URL");
     struct ms_cache *cache = ms_cache_new(url && *url ? url : "redis://127.0.0.1:6379/0", 2000);
@@ -288,80 +356,82 @@ static int write_state(const char *id, const char *role, const char *status, con
 
     if (!cache)
         return -1;
-    snprintf(st.role, sizeof st.role, "%s", role);
-    snprintf(st.status, sizeof st.status, "%s", status);
-    st.tv = strtoll(tv, NULL, 10);
-    rc = ms_auth_state_write(cache, id, &st);
+    snprintf(st.role, sizeof st.role, "%s", a->role);
+    snprintf(st.status, sizeof st.status, "%s", a->status);
+    st.tv = a->tv;
+    rc = ms_auth_state_write(cache, a->id, &st);
     if (rc == 0) {
         char key[80];
 
-        /* the cached public user JSON shows the role too */
-        snprintf(key, sizeof key, MS_KEY_USER "%s", id);
+        /* the cached public user JSON shows the role and status too */
+        snprintf(key, sizeof key, MS_KEY_USER "%s", a->id);
         rc = ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", key }, NULL);
     }
     ms_cache_free(cache);
     return rc;
 }
 
-static int cmd_set_role(int argc, char **argv)
+/* set-role / set-status: the user service's own statements and last-admin
+ * rule (fcgi-apps/user/account.c), its event through the outbox. */
+static int cmd_set_account(const char *what, int argc, char **argv)
 {
     static const char *const roles[] = { "user", "moderator", "admin", NULL };
+    static const char *const statuses[] = { "active", "suspended", NULL };
+    int is_role = strcmp(what, "set-role") == 0;
+    const char *value = argc >= 2 ? argv[1] : NULL;
     char email[256];
-    int force = argc >= 3 && strcmp(argv[2], "--force") == 0, rc = 1;
-    PGconn *c;
-    PGresult *u = NULL, *admins = NULL, *upd = NULL;
+    int force = 0, rc;
+    const char *url;
+    struct ms_arena *arena;
+    struct ms_db *db;
+    struct user_account acct;
 
-    if (argc < 2 || !ms_valid_enum(argv[1], roles))
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--force") != 0)
+            return usage(), 2;
+        force = 1;
+    }
+    if (!value || !ms_valid_enum(value, is_role ? roles : statuses))
         return usage(), 2;
     if (ms_normalize_email(argv[0], email, sizeof email) < 0) {
         fprintf(stderr, "microshopctl: not an email address: %s\n", argv[0]);
         return 2;
     }
-    if (!(c = connect_db()))
+    url = getenv("DATABASE_URL");
+    if (!url || !*url) {
+        fprintf(stderr, "microshopctl: DATABASE_URL is not set (and no stand of make up "
+                        "was found in var/stand.env)\n");
         return 1;
-    if (exec_ok(c, "BEGIN", "BEGIN") < 0)
-        goto out;
-    admins = q(c, "SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL FOR UPDATE", 0,
-               NULL);
-    u = q(c, "SELECT id, role FROM users WHERE email = $1 AND deleted_at IS NULL FOR UPDATE", 1,
-          (const char *[]){ email });
-    if (PQresultStatus(u) != PGRES_TUPLES_OK || PQntuples(u) != 1) {
+    }
+    arena = ms_arena_new(0);
+    db = ms_db_new(url, user_sql, user_sql_count, 5000, 10000);
+    if (!arena || !db) {
+        ms_db_free(db);
+        ms_arena_free(arena);
+        return 1;
+    }
+    rc = user_account_set(db, arena, email, is_role ? value : NULL, is_role ? NULL : value, force,
+                          &acct);
+    ms_db_free(db);
+    ms_arena_free(arena);
+    if (rc == MS_ENOTFOUND) {
         fprintf(stderr, "microshopctl: no user with email %s\n", email);
-        goto rollback;
+        return 1;
     }
-    if (strcmp(PQgetvalue(u, 0, 1), "admin") == 0 && strcmp(argv[1], "admin") != 0 &&
-        PQntuples(admins) <= 1 && !force) {
-        fprintf(stderr, "microshopctl: %s is the last admin; refusing to demote (use --force)\n",
+    if (rc == MS_ECONFLICT) {
+        fprintf(stderr, "microshopctl: %s is the last active admin; refusing (use --force)\n",
                 email);
-        goto rollback;
+        return 1;
     }
-    upd = q(c,
-            "UPDATE users SET role = $2, updated_at = LOCALTIMESTAMP WHERE id = $1 "
-            "RETURNING role, status, token_version",
-            2, (const char *[]){ PQgetvalue(u, 0, 0), argv[1] });
-    if (PQresultStatus(upd) != PGRES_TUPLES_OK || PQntuples(upd) != 1 ||
-        exec_ok(c, "COMMIT", "COMMIT") < 0) {
-        fprintf(stderr, "microshopctl: update failed: %s", PQresultErrorMessage(upd));
-        goto rollback;
+    if (rc < 0) {
+        fprintf(stderr, "microshopctl: %s failed: %s\n", what, ms_err_message(rc));
+        return 1;
     }
-    /* every service reads the current role from Redis on the next request */
-    if (write_state(PQgetvalue(u, 0, 0), PQgetvalue(upd, 0, 0), PQgetvalue(upd, 0, 1),
-                    PQgetvalue(upd, 0, 2)) < 0) {
-        fprintf(stderr, "microshopctl: role saved, but Redis could not be updated; run the "
-                        "command again when Redis is up\n");
-        goto out;
-    }
-    printf("%s is now %s\n", email, argv[1]);
-    rc = 0;
-    goto out;
-rollback:
-    exec_ok(c, "ROLLBACK", "ROLLBACK");
-out:
-    PQclear(upd);
-    PQclear(u);
-    PQclear(admins);
-    PQfinish(c);
-    return rc;
+    if (write_state(&acct) < 0)
+        fprintf(stderr, "microshopctl: saved; Redis could not be updated now, the user worker "
+                        "will do it when Redis is back\n");
+    printf("%s is now %s\n", email, value);
+    return 0;
 }
 
 /* ---- seed ------------------------------------------------------------------ */
@@ -492,14 +562,23 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage(), 2;
-    if (strcmp(argv[1], "migrate") == 0)
+    ms_log_init("microshopctl", MS_LOG_WARN);
+    if (strcmp(argv[1], "migrate") == 0) {
+        load_stand(argc > 2 ? argv[2] : NULL);
         return cmd_migrate(argc - 2, argv + 2);
-    if (strcmp(argv[1], "set-role") == 0)
-        return cmd_set_role(argc - 2, argv + 2);
+    }
+    if (strcmp(argv[1], "set-role") == 0 || strcmp(argv[1], "set-status") == 0) {
+        load_stand("user");
+        if (argc < 4)
+            return usage(), 2;
+        return cmd_set_account(argv[1], argc - 2, argv + 2);
+    }
     if (strcmp(argv[1], "hash-time") == 0)
         return cmd_hash_time(argc - 2, argv + 2);
-    if (strcmp(argv[1], "seed") == 0)
+    if (strcmp(argv[1], "seed") == 0) {
+        load_stand("product");
         return cmd_seed(argc - 2, argv + 2);
+    }
     usage();
     return 2;
 }

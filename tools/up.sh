@@ -28,7 +28,8 @@
 # Layout: var/pg/data (cluster, owned by postgres), var/pg/run (its socket),
 # var/redis (redis.conf, AOF), var/tls (server.crt, server.key), var/run
 # (<name>.pid, <service>.sock, nginx.conf, nginx temp dirs), var/log (<name>.log),
-# var/secrets.env.
+# var/secrets.env, var/stand.env (how to reach this stand: read by bin/microshopctl
+# when the environment does not say).
 #
 # tools/down.sh sources this file for the same definitions (MICROSHOP_UP_LIB=1).
 set -euo pipefail
@@ -44,6 +45,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 REDIS_DIR=$VAR/redis
 TLS_DIR=$VAR/tls
 SECRETS=$VAR/secrets.env
+STAND=$VAR/stand.env
 BIN_DIR=${BIN_DIR:-$ROOT/bin}
 
 # Services in start order; each has bin/<svc>-fcgi (pool on var/run/<svc>.sock,
@@ -494,6 +496,23 @@ seed_catalogue() {
     say "seeded a demo catalogue of $n products (SEED_PRODUCTS=0 to skip)"
 }
 
+# var/stand.env: what bin/microshopctl needs to use this stand when run from
+# the checkout with no environment (mode 600: it holds the secrets).
+write_stand() {
+    local tmp
+    tmp=$(mktemp "$VAR/.stand.XXXXXX")
+    chmod 600 "$tmp"
+    {
+        echo "# Written by tools/up.sh on every run; read by bin/microshopctl for each"
+        echo "# variable that is not set in its environment. Removed by make down."
+        echo "PG_URL=postgresql://postgres@127.0.0.1:$(pg_port)"
+        echo "REDIS_URL=redis://127.0.0.1:$(redis_port)/0"
+        echo "JWT_SECRET=$JWT_SECRET"
+        echo "JWT_REFRESH_SECRET=$JWT_REFRESH_SECRET"
+    } >"$tmp"
+    mv "$tmp" "$STAND"
+}
+
 # Environment of service $1's pool and worker.
 service_env() {
     echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$(pg_port)/microshop_$1"
@@ -665,8 +684,7 @@ print_summary() {
     echo "  logs in var/log/, pids in var/run/; status: make status; stop: make down"
     echo
     echo "First admin: register through POST /api/auth/register, then"
-    echo "  DATABASE_URL=postgresql://postgres@127.0.0.1:$(pg_port)/microshop_user \\"
-    echo "  REDIS_URL=redis://127.0.0.1:$(redis_port)/0 bin/microshopctl set-role <email> admin"
+    echo "  bin/microshopctl set-role <email> admin"
 }
 
 main() {
@@ -691,6 +709,7 @@ main() {
     start_postgres
     create_databases
     start_redis
+    write_stand
     make_certificate
     migrate
     seed_catalogue

@@ -32,6 +32,12 @@
     JSON_OF(USER_COLS(u) ", (SELECT " PROFILE_JSON("p") " FROM profiles p "                \
             "WHERE p.user_id = " u ".id) AS profile")
 
+/* The data of user.registered / user.updated (SPEC §4) from a users row u
+ * and its profile row p. */
+#define USER_EVENT_DATA(u, p)                                                              \
+    "json_build_object('user_id', " u ".id, 'email', " u ".email, 'name', " u ".name, "    \
+    "'phone', " u ".phone, 'notification_preferences', " p ".notification_preferences)"
+
 /* New refresh token row of a login: $jti, $family, user, $ttl seconds. */
 #define REFRESH_INSERT(jti, fam, ttl, from)                                      \
     "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at) SELECT " jti \
@@ -45,9 +51,7 @@
       "p AS (INSERT INTO profiles (user_id) SELECT id FROM u RETURNING "                     \
       "user_id, notification_preferences), "                                                 \
       "o AS (INSERT INTO outbox (stream, type, data) SELECT 'events:user', "                \
-      "'user.registered', json_build_object('user_id', u.id, 'email', u.email, "            \
-      "'name', u.name, 'phone', u.phone, 'notification_preferences', "                      \
-      "p.notification_preferences) FROM u JOIN p ON p.user_id = u.id), "                     \
+      "'user.registered', " USER_EVENT_DATA("u", "p") " FROM u JOIN p ON p.user_id = u.id), " \
       "r AS (" REFRESH_INSERT("$5", "$6", "$7", "u") ") "                                    \
       "SELECT u.id, " USER_JSON("u") " FROM u")                         \
     X(USER_FOR_LOGIN, 1,                                                                     \
@@ -122,13 +126,25 @@
       "THEN $15::jsonb ELSE p.notification_preferences END, "                                \
       "updated_at = LOCALTIMESTAMP RETURNING *), "                                           \
       "o AS (INSERT INTO outbox (stream, type, data) SELECT 'events:user', 'user.updated', " \
-      "json_build_object('user_id', u.id, 'email', u.email, 'name', u.name, 'phone', "      \
-      "u.phone, 'notification_preferences', p.notification_preferences) FROM u, p) "         \
+      USER_EVENT_DATA("u", "p") " FROM u, p) "                                               \
       "SELECT " JSON_OF(USER_COLS("u") ", " PROFILE_JSON("p") " AS profile") " FROM u, p")                                                    \
+    /* the last-admin rule (account.c): every admin who can act, locked in id order */     \
     X(USER_ADMINS_LOCK, 0,                                                                   \
-      "SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL FOR UPDATE")         \
+      "SELECT id FROM users WHERE role = 'admin' AND status = 'active' "                    \
+      "AND deleted_at IS NULL ORDER BY id FOR UPDATE")                                       \
     X(USER_LOCK, 1,                                                                          \
-      "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")              \
+      "SELECT id, email, role, status FROM users WHERE id = $1 AND deleted_at IS NULL "     \
+      "FOR UPDATE")                                                                          \
+    X(USER_LOCK_BY_EMAIL, 1,                                                                 \
+      "SELECT id, email, role, status FROM users WHERE email = $1 AND deleted_at IS NULL "  \
+      "FOR UPDATE")                                                                          \
+    /* $1 id $2 role or NULL (kept) $3 status or NULL (kept) */                              \
+    X(USER_SET_ACCOUNT, 3,                                                                   \
+      "WITH u AS (UPDATE users SET role = COALESCE($2, role), status = COALESCE($3, status), " \
+      "updated_at = LOCALTIMESTAMP WHERE id = $1 AND deleted_at IS NULL RETURNING *), "      \
+      "o AS (INSERT INTO outbox (stream, type, data) SELECT 'events:user', 'user.updated', " \
+      USER_EVENT_DATA("u", "p") " FROM u LEFT JOIN profiles p ON p.user_id = u.id) "         \
+      "SELECT role, status, token_version FROM u")                                           \
     X(USER_SOFT_DELETE, 1,                                                                   \
       "WITH u AS (UPDATE users SET deleted_at = LOCALTIMESTAMP, updated_at = LOCALTIMESTAMP, " \
       "token_version = token_version + 1 WHERE id = $1 AND deleted_at IS NULL "              \

@@ -90,6 +90,29 @@ void user_cache_drop(struct ms_cache *cache, const char *user_id);
  * when Redis lacks them (a fresh or restarted Redis). 0 or MS_E…. */
 int user_state_rebuild_if_needed(struct ms_db *db, struct ms_cache *cache);
 
+/* ---- account.c: role, status and deletion, shared with microshopctl -------- */
+
+struct user_account {
+    char id[40];
+    char email[USER_EMAIL_MAX + 1];
+    char role[16];
+    char status[16]; /* "deleted" after user_account_delete */
+    int64_t tv;      /* token version */
+};
+
+/* Set the role and/or status (NULL: kept) of the live user with this
+ * (normalised) email, with its user.updated event, in one transaction.
+ * MS_OK with the new state in *out; MS_ENOTFOUND; MS_ECONFLICT when it would
+ * leave no active admin and force is 0; MS_EUNAVAIL/MS_EINTERNAL (logged).
+ * The caller then writes the state to Redis (the worker does too). */
+int user_account_set(struct ms_db *db, struct ms_arena *arena, const char *email,
+                     const char *role, const char *status, int force, struct user_account *out);
+
+/* Soft-delete the user with this id (token version bumped, user.deleted);
+ * codes as user_account_set, never forced. */
+int user_account_delete(struct ms_db *db, struct ms_arena *arena, const char *id,
+                        struct user_account *out);
+
 /* ---- handlers ------------------------------------------------------------- */
 
 int user_h_register(struct ms_req *req);

@@ -185,53 +185,24 @@ int user_h_get(struct ms_req *req)
     return send_user_with_profile(req, id);
 }
 
-struct delete_ctx {
-    struct ms_req *req;
-    const char *id;
-    char role[16];
-    int64_t tv;
-};
-
-static int delete_tx(struct ms_db *db, void *p)
-{
-    struct delete_ctx *c = p;
-    PGresult *admins = NULL, *target = NULL, *res = NULL;
-    int rc, nadmins;
-
-    /* lock every admin row first: two admins deleting each other serialise here */
-    nadmins = ms_db_exec(db, c->req->arena, USER_ADMINS_LOCK, NULL, &admins);
-    if (nadmins < 0)
-        return nadmins;
-    rc = ms_db_exec(db, c->req->arena, USER_LOCK, (const char *[]){ c->id }, &target);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return ms_http_fail(c->req, MS_ENOTFOUND, "User not found");
-    if (strcmp(PQgetvalue(target, 0, 0), "admin") == 0 && nadmins <= 1)
-        return ms_http_fail(c->req, MS_ECONFLICT, "Cannot delete the last admin");
-    rc = ms_db_exec(db, c->req->arena, USER_SOFT_DELETE, (const char *[]){ c->id }, &res);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return ms_http_fail(c->req, MS_ENOTFOUND, "User not found");
-    snprintf(c->role, sizeof c->role, "%s", PQgetvalue(res, 0, 0));
-    c->tv = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    return MS_OK;
-}
-
 int user_h_delete(struct ms_req *req)
 {
-    struct delete_ctx c = { .req = req };
+    struct user_account acct;
+    const char *id;
     int rc;
 
-    if ((rc = path_user_id(req, &c.id)) < 0)
+    if ((rc = path_user_id(req, &id)) < 0)
         return rc;
-    rc = ms_db_tx(req->worker->db, delete_tx, &c);
+    rc = user_account_delete(req->worker->db, req->arena, id, &acct);
+    if (rc == MS_ENOTFOUND)
+        return ms_http_fail(req, MS_ENOTFOUND, "User not found");
+    if (rc == MS_ECONFLICT)
+        return ms_http_fail(req, MS_ECONFLICT, "Cannot delete the last admin");
     if (rc < 0)
         return rc;
     /* the user's tokens stop working on the next request, in every service */
-    user_state_publish(req->worker->cache, c.id, c.role, "deleted", c.tv);
-    user_cache_drop(req->worker->cache, c.id);
+    user_state_publish(req->worker->cache, id, acct.role, "deleted", acct.tv);
+    user_cache_drop(req->worker->cache, id);
     ms_http_ok_msg(req, 200, NULL, "User deleted successfully");
     return MS_OK;
 }

@@ -100,7 +100,7 @@ class Migrations(E2ECase):
         self.apply_all()
         before = self.journal()
         self.write(self.f002, "\n-- an afterthought\n", mode="a")
-        self.write("003_after_edit.sql", "CREATE TABLE migr_after_edit (id int);\n")
+        self.write("901_after_edit.sql", "CREATE TABLE migr_after_edit (id int);\n")
         r = self.migrate()
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn(self.f002, r.stderr)
@@ -111,26 +111,26 @@ class Migrations(E2ECase):
     def test_migrate_rolls_back_a_failing_migration_whole(self):
         self.apply_all()
         before = self.journal()
-        self.write("003_broken.sql", "CREATE TABLE migr_broken (id int);\n"
+        self.write("901_broken.sql", "CREATE TABLE migr_broken (id int);\n"
                                      "INSERT INTO migr_broken VALUES (1);\n"
                                      "SELEC 1;\n")
         r = self.migrate()
         self.assertNotEqual(r.returncode, 0, r.stdout)
-        self.assertIn("003_broken.sql", r.stderr)
+        self.assertIn("901_broken.sql", r.stderr)
         self.assertIn("syntax error", r.stderr)
-        self.assertNotIn("003_broken.sql: applied", r.stdout)
+        self.assertNotIn("901_broken.sql: applied", r.stdout)
         self.assertFalse(self.table_exists("migr_broken"))
         self.assertEqual(self.journal(), before)
-        self.assertEqual(self.sql("SELECT count(*) FROM schema_migrations WHERE version = '003'"),
+        self.assertEqual(self.sql("SELECT count(*) FROM schema_migrations WHERE version = '901'"),
                          "0")
 
     def test_migrate_rolls_back_a_migration_whose_journal_row_cannot_be_written(self):
         # the file and its schema_migrations row commit together or not at all
         self.apply_all()
         before = self.journal()
-        self.write("003_clash.sql", "CREATE TABLE migr_clash (id int);\n"
+        self.write("901_clash.sql", "CREATE TABLE migr_clash (id int);\n"
                                     "INSERT INTO schema_migrations (version, name, checksum) "
-                                    "VALUES ('003', 'squatter', 'x');\n")
+                                    "VALUES ('901', 'squatter', 'x');\n")
         r = self.migrate()
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertFalse(self.table_exists("migr_clash"))
@@ -138,8 +138,8 @@ class Migrations(E2ECase):
 
     def test_migrate_stops_at_a_failing_migration(self):
         self.apply_all()
-        self.write("003_broken.sql", "CREATE TABLE migr_broken (id int);\nSELEC 1;\n")
-        self.write("004_later.sql", "CREATE TABLE migr_later (id int);\n")
+        self.write("901_broken.sql", "CREATE TABLE migr_broken (id int);\nSELEC 1;\n")
+        self.write("902_later.sql", "CREATE TABLE migr_later (id int);\n")
         r = self.migrate()
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertFalse(self.table_exists("migr_later"))
@@ -147,11 +147,11 @@ class Migrations(E2ECase):
 
     def test_migrate_applies_a_failed_migration_once_it_is_fixed(self):
         self.apply_all()
-        self.write("003_broken.sql", "CREATE TABLE migr_broken (id int);\nSELEC 1;\n")
+        self.write("901_broken.sql", "CREATE TABLE migr_broken (id int);\nSELEC 1;\n")
         self.assertNotEqual(self.migrate().returncode, 0)
-        self.write("003_broken.sql", "CREATE TABLE migr_broken (id int);\nSELECT 1;\n")
+        self.write("901_broken.sql", "CREATE TABLE migr_broken (id int);\nSELECT 1;\n")
         r = self.apply_all()
-        self.assertIn("  003_broken.sql: applied\n", r.stdout)
+        self.assertIn("  901_broken.sql: applied\n", r.stdout)
         self.assertIn("  1 applied, %d in all\n" % (len(self.files) + 1), r.stdout)
         self.assertTrue(self.table_exists("migr_broken"))
-        self.assertEqual(self.journal()[-1], ("003", "003_broken.sql", self.sha256("003_broken.sql")))
+        self.assertEqual(self.journal()[-1], ("901", "901_broken.sql", self.sha256("901_broken.sql")))
