@@ -85,7 +85,8 @@ int ms_auth_authenticate(struct ms_req *req)
     const char *token = bearer(req->authorization);
     struct ms_jwt_claims cl;
     struct ms_user_state st;
-    char k_jti[96], k_fam[96], k_state[80], k_user[80];
+    const char *extra = req->ctx->svc->auth_extra_prefix;
+    char k_jti[96], k_fam[96], k_state[80], k_extra[128];
     redisReply *reply = NULL;
     const char *why = NULL;
     int rc;
@@ -101,18 +102,21 @@ int ms_auth_authenticate(struct ms_req *req)
     snprintf(k_jti, sizeof k_jti, MS_KEY_REVOKED "%s", cl.jti);
     snprintf(k_fam, sizeof k_fam, MS_KEY_REVOKED "%s", cl.fam[0] ? cl.fam : cl.jti);
     snprintf(k_state, sizeof k_state, MS_KEY_USTATE "%s", cl.sub);
-    snprintf(k_user, sizeof k_user, MS_KEY_USER "%s", cl.sub);
-    rc = ms_cache_cmd(req->worker->cache, req->arena, &reply, 5,
-                      (const char *[]){ "MGET", k_jti, k_fam, k_state, k_user }, NULL);
-    if (rc < 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
+    if (extra)
+        snprintf(k_extra, sizeof k_extra, "%s%s", extra, cl.sub);
+    rc = ms_cache_cmd(req->ctx->cache, req->arena, &reply, extra ? 5 : 4,
+                      (const char *[]){ "MGET", k_jti, k_fam, k_state, extra ? k_extra : NULL },
+                      NULL);
+    if (rc < 0 || !reply || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements != (extra ? 4u : 3u))
         return ms_http_fail(req, MS_EUNAVAIL, "Service unavailable");
     if (is_set(reply->element[0]) || is_set(reply->element[1]))
         return ms_http_fail(req, MS_EAUTH, "Token has been revoked");
     if (is_set(reply->element[2])) {
         if (ms_auth_state_parse(reply->element[2]->str, &st) < 0)
             return ms_http_fail(req, MS_EUNAVAIL, "Service unavailable");
-    } else if (req->worker->svc->user_state_miss) {
-        rc = req->worker->svc->user_state_miss(req, cl.sub, &st);
+    } else if (req->ctx->svc->auth_state_miss) {
+        rc = req->ctx->svc->auth_state_miss(req, cl.sub, &st);
         if (rc == MS_ENOTFOUND)
             return ms_http_fail(req, MS_EAUTH, "User not found");
         if (rc < 0)
@@ -128,7 +132,7 @@ int ms_auth_authenticate(struct ms_req *req)
     if (strcmp(st.status, "active") != 0)
         return ms_http_fail(req, MS_EAUTH, "Account is not active");
     fill_caller(req, &cl, &st, token);
-    if (is_set(reply->element[3]))
-        req->caller.cached_user = reply->element[3]->str;
+    if (extra && is_set(reply->element[3]))
+        req->caller.extra = reply->element[3]->str;
     return MS_OK;
 }

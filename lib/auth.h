@@ -2,7 +2,9 @@
  * then ONE Redis round trip (MGET) reads whether its jti or its login family is
  * revoked and the user's current role, status and token version, which the
  * user service writes on every change. Permission checks use that current
- * role, never the token's. Redis unreachable → 503, never let through. */
+ * role, never the token's. Redis unreachable → 503, never let through.
+ * A service may read one more key of its own in the same round trip
+ * (ms_service.auth_extra_prefix); nothing here knows which service runs it. */
 #ifndef MS_AUTH_H
 #define MS_AUTH_H
 
@@ -21,7 +23,6 @@ struct ms_user_state {
 /* Redis key prefixes. */
 #define MS_KEY_USTATE  "ms:ustate:"
 #define MS_KEY_REVOKED "ms:revoked:"
-#define MS_KEY_USER    "ms:user:" /* public user JSON, cached by the user service */
 
 /* Router hook: Authorization: Bearer <access token> → req->caller. 0, or
  * MS_EAUTH with Node's messages ("No token provided", "Invalid token", "Token

@@ -11,6 +11,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/service.h"
 #include "lib/banned.h"
 
 struct ms_config ms_config;
@@ -157,7 +158,7 @@ static void load_keys(int *bad)
     ms_config.jwt_private_key = key_private;
 }
 
-static void check_production(int *bad)
+static void check_production(unsigned flags, int *bad)
 {
     if (strcmp(ms_config.app_env, "production") != 0)
         return;
@@ -169,8 +170,8 @@ static void check_production(int *bad)
                              "one shorter than 32 bytes");
         (*bad)++;
     }
-    /* only the user service signs or reads refresh tokens */
-    if (strcmp(ms_config.service, "user") == 0 &&
+    /* only the service that signs tokens reads the refresh secret */
+    if ((flags & MS_SVC_SIGNS_TOKENS) &&
         (strcmp(ms_config.jwt_refresh_secret, MS_JWT_DEFAULT_REFRESH_SECRET) == 0 ||
          strlen(ms_config.jwt_refresh_secret) < 32)) {
         ms_log(MS_LOG_FATAL, "APP_ENV=production refuses the published default "
@@ -179,7 +180,7 @@ static void check_production(int *bad)
     }
 }
 
-int ms_config_load(const char *service)
+int ms_config_load(const char *service, unsigned flags)
 {
     int bad = 0, level;
 
@@ -224,7 +225,7 @@ int ms_config_load(const char *service)
         bad++;
     }
     load_keys(&bad);
-    check_production(&bad);
+    check_production(flags, &bad);
     return bad ? MS_EINVALID : MS_OK;
 }
 

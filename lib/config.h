@@ -37,10 +37,11 @@ struct ms_config {
 
 extern struct ms_config ms_config;
 
-/* Fill ms_config from the environment for service. On a bad value logs one
+/* Fill ms_config from the environment for service (flags: its MS_SVC_*, see
+ * lib/service.h). On a bad value logs one
  * clear line per problem (naming the variable, never its secret value) and
  * returns MS_EINVALID; 0 on success. */
-int ms_config_load(const char *service);
+int ms_config_load(const char *service, unsigned flags);
 
 /* Parse a duration: "900" (seconds), "15m", "12h", "7d", "30s". -1 if bad. */
 long ms_config_parse_duration(const char *s);

@@ -6,11 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/arena.h"
 #include "lib/cache.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/service.h"
 #include "lib/banned.h"
 
 #define MAX_BACKOFF_MS 5000
@@ -38,14 +40,14 @@ static void nap(int ms)
     }
 }
 
-int ms_daemon_main(const char *service, const struct ms_sql_stmt *sql, int nsql,
-                   ms_daemon_tick_fn *tick, void *ctx)
+int ms_daemon_main(const struct ms_service *svc, ms_daemon_tick_fn *tick, void *ctx)
 {
-    struct ms_daemon d = { .service = service };
+    const char *service = svc->name;
+    struct ms_ctx d = { .service = service, .svc = svc };
     struct sigaction sa;
     int backoff = 0, rc = 0;
 
-    if (ms_config_load(service) < 0)
+    if (ms_config_load(service, svc->flags) < 0)
         return 78; /* EX_CONFIG */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
@@ -53,16 +55,21 @@ int ms_daemon_main(const char *service, const struct ms_sql_stmt *sql, int nsql,
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d.db = ms_db_new(ms_config.database_url, sql, nsql, ms_config.db_connect_timeout_ms,
+    d.db = ms_db_new(ms_config.database_url, svc->sql, svc->nsql, ms_config.db_connect_timeout_ms,
                      ms_config.db_statement_timeout_ms);
     d.cache = ms_cache_new(ms_config.redis_url, ms_config.redis_timeout_ms);
-    if (!d.db || !d.cache) {
+    d.arena = ms_arena_new(0);
+    if (!d.db || !d.cache || !d.arena) {
         rc = d.cache ? 1 : 78; /* a malformed REDIS_URL is a configuration error */
         goto out;
     }
     ms_log(MS_LOG_INFO, "%s worker started", service);
     while (!stop_requested) {
-        int done = tick(&d, ctx);
+        int done;
+
+        d.err_msg = NULL;
+        done = tick(&d, ctx);
+        ms_arena_reset(d.arena); /* what the tick allocated dies with it */
 
         if (done > 0) {
             backoff = 0;
@@ -80,6 +87,7 @@ int ms_daemon_main(const char *service, const struct ms_sql_stmt *sql, int nsql,
     }
     ms_log(MS_LOG_INFO, "%s worker stopped", service);
 out:
+    ms_arena_free(d.arena);
     ms_cache_free(d.cache);
     ms_db_free(d.db);
     ms_config_release();

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "lib/arena.h"
+#include "lib/ctx.h"
 #include "lib/utf8.h"
 #include "lib/banned.h"
 
@@ -15,11 +16,13 @@ void ms_http_json_delete(void *json)
     cJSON_Delete(json);
 }
 
-void ms_http_req_init(struct ms_req *req, struct ms_arena *arena, struct ms_worker *worker)
+void ms_http_req_init(struct ms_req *req, struct ms_arena *arena, struct ms_ctx *ctx)
 {
     memset(req, 0, sizeof *req);
     req->arena = arena;
-    req->worker = worker;
+    req->ctx = ctx;
+    if (ctx)
+        ctx->err_msg = NULL;
     req->nquery = -1;
     req->status = 0;
     req->method = "GET";
@@ -395,7 +398,9 @@ int ms_http_set_msg_(struct ms_req *req, const char *msg, int code)
 void ms_http_send_error(struct ms_req *req, int rc, int route_miss)
 {
     int status = ms_err_status(rc);
-    const char *msg = req->err_msg ? req->err_msg : ms_err_message(rc);
+    const char *msg = req->err_msg                 ? req->err_msg
+                      : req->ctx && req->ctx->err_msg ? req->ctx->err_msg
+                                                      : ms_err_message(rc);
 
     if (req->responded)
         return;

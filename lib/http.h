@@ -22,7 +22,7 @@
 #define MS_MAX_QUERY  32
 
 struct ms_arena;
-struct ms_worker;
+struct ms_ctx;
 
 enum { MS_QUERY_BAD_ESCAPE = 1, MS_QUERY_BAD_UTF8 = 2 };
 
@@ -42,14 +42,14 @@ struct ms_caller {
     char family[40]; /* login family ("" for tokens without one) */
     long exp;        /* token expiry (epoch seconds) */
     const char *token;
-    /* the user service's cached public user JSON (MS_KEY_USER), NULL if none;
-     * read in the same round trip as the revocation check */
-    const char *cached_user;
+    /* the value of <ms_service.auth_extra_prefix><user id>, NULL if none or no
+     * prefix; read in the same round trip as the revocation check */
+    const char *extra;
 };
 
 struct ms_req {
     struct ms_arena *arena;
-    struct ms_worker *worker;
+    struct ms_ctx *ctx; /* the worker's context: arena, db, cache */
     const char *method;
     const char *path; /* decoded path, no query string */
     const char *query;
@@ -76,7 +76,7 @@ struct ms_req {
 };
 
 /* Prepare req for one request: everything empty, memory from arena. */
-void ms_http_req_init(struct ms_req *req, struct ms_arena *arena, struct ms_worker *worker);
+void ms_http_req_init(struct ms_req *req, struct ms_arena *arena, struct ms_ctx *ctx);
 
 /* Path parameter by name (router-filled), NULL if absent. */
 const char *ms_http_param(const struct ms_req *req, const char *name);

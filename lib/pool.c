@@ -67,7 +67,7 @@ static void add_check(struct ms_buf *b, const char *name, int latency)
         ms_buf_addf(b, "\"%s\":{\"status\":\"unhealthy\"}", name);
 }
 
-static int health(struct ms_worker *w, struct ms_req *req)
+static int health(struct ms_ctx *w, struct ms_req *req)
 {
     struct ms_buf b;
     char ts[32];
@@ -100,7 +100,7 @@ static int health(struct ms_worker *w, struct ms_req *req)
     return MS_OK;
 }
 
-static int live(struct ms_worker *w, struct ms_req *req)
+static int live(struct ms_ctx *w, struct ms_req *req)
 {
     struct ms_buf b;
 
@@ -111,7 +111,7 @@ static int live(struct ms_worker *w, struct ms_req *req)
     return MS_OK;
 }
 
-static int metrics(struct ms_worker *w, struct ms_req *req)
+static int metrics(struct ms_ctx *w, struct ms_req *req)
 {
     struct ms_metrics_route routes[MS_METRICS_MAX_ROUTES];
     const char *format = ms_http_query(req, "format");
@@ -161,7 +161,7 @@ static int std_route(const struct ms_service *svc, const char *path)
     return -1;
 }
 
-int ms_pool_handle(struct ms_worker *w, struct ms_req *req)
+int ms_pool_handle(struct ms_ctx *w, struct ms_req *req)
 {
     int std = std_route(w->svc, req->path);
     int idx;
@@ -237,7 +237,7 @@ static const char *request_path(FCGX_Request *fr, struct ms_arena *arena)
     return q ? ms_arena_strndup(arena, p, (size_t)(q - p)) : p;
 }
 
-static void serve_one(struct ms_worker *w, FCGX_Request *fr)
+static void serve_one(struct ms_ctx *w, FCGX_Request *fr)
 {
     struct ms_req req;
     struct ms_log_ctx lc;
@@ -273,7 +273,7 @@ static void serve_one(struct ms_worker *w, FCGX_Request *fr)
 
 static int worker_main(const struct ms_service *svc, int index, pid_t master)
 {
-    struct ms_worker w = { .svc = svc, .index = index };
+    struct ms_ctx w = { .service = svc->name, .svc = svc, .index = index };
     FCGX_Request fr;
     int rc = 0;
 
@@ -452,7 +452,7 @@ int ms_pool_main(const struct ms_service *svc, int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return print_routes(svc);
-    if (ms_config_load(svc->name) < 0)
+    if (ms_config_load(svc->name, svc->flags) < 0)
         return 78; /* EX_CONFIG */
     {
         /* a malformed REDIS_URL would make every worker die at start, and the

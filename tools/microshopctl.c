@@ -364,7 +364,7 @@ static int write_state(const struct user_account *a)
         char key[80];
 
         /* the cached public user JSON shows the role and status too */
-        snprintf(key, sizeof key, MS_KEY_USER "%s", a->id);
+        snprintf(key, sizeof key, USER_CACHE_KEY "%s", a->id);
         rc = ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", key }, NULL);
     }
     ms_cache_free(cache);

@@ -88,7 +88,7 @@ int product_h_categories(struct ms_req *req)
         ms_http_verr(req, "tree", "tree must be true or false", NULL);
         return MS_EINVALID;
     }
-    if (ms_cache_cmd(req->worker->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
+    if (ms_cache_cmd(req->ctx->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
                      NULL) == MS_OK &&
         hit && hit->type == REDIS_REPLY_STRING) {
         data = cJSON_CreateObject();
@@ -96,7 +96,7 @@ int product_h_categories(struct ms_req *req)
         ms_http_ok(req, 200, data);
         return MS_OK;
     }
-    rc = ms_db_exec(req->worker->db, req->arena, CATEGORY_LIST, NULL, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, CATEGORY_LIST, NULL, &res);
     if (rc < 0)
         return rc;
     flat = cJSON_Parse(PQgetvalue(res, 0, 0));
@@ -110,7 +110,7 @@ int product_h_categories(struct ms_req *req)
     }
     text = cJSON_PrintUnformatted(flat);
     if (text) {
-        ms_cache_cmd(req->worker->cache, NULL, NULL, 5,
+        ms_cache_cmd(req->ctx->cache, NULL, NULL, 5,
                      (const char *[]){ "SET", key, text, "EX", product_cache_ttl(req) }, NULL);
         cJSON_free(text);
     }
@@ -172,15 +172,15 @@ int product_h_category_create(struct ms_req *req)
 
     if ((rc = ms_http_json(req, &body)) < 0 || (rc = parse_category(req, body, 1, &in)) < 0)
         return rc;
-    if (in.parent_id && (rc = parent_exists(req, req->worker->db, in.parent_id)) < 0)
+    if (in.parent_id && (rc = parent_exists(req, req->ctx->db, in.parent_id)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, CATEGORY_INSERT,
+    rc = ms_db_exec(req->ctx->db, req->arena, CATEGORY_INSERT,
                     (const char *[]){ in.name, in.parent_id, in.description }, &res);
     if (rc == MS_ECONFLICT)
         return ms_http_fail(req, MS_ECONFLICT, "Category name already exists");
     if (rc < 0)
         return rc;
-    product_cache_drop_categories(req->worker->cache);
+    product_cache_drop_categories(req->ctx->cache);
     ms_http_ok(req, 201, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }
@@ -246,17 +246,17 @@ int product_h_category_update(struct ms_req *req)
     if ((rc = product_path_id(req, "Invalid category ID", &c.id)) < 0 ||
         (rc = ms_http_json(req, &body)) < 0 || (rc = parse_category(req, body, 0, &c.in)) < 0)
         return rc;
-    rc = ms_db_tx(req->worker->db, update_tx, &c);
+    rc = ms_db_tx(req->ctx->db, update_tx, &c);
     if (rc == MS_ECONFLICT)
         return ms_http_fail(req, MS_ECONFLICT, "Category name already exists");
     if (rc < 0)
         return rc;
-    product_cache_drop_categories(req->worker->cache);
+    product_cache_drop_categories(req->ctx->cache);
     /* cached products show the category's name */
-    n = ms_db_exec(req->worker->db, req->arena, PRODUCT_IDS_IN_CATEGORY, (const char *[]){ c.id },
+    n = ms_db_exec(req->ctx->db, req->arena, PRODUCT_IDS_IN_CATEGORY, (const char *[]){ c.id },
                    &ids);
     for (int i = 0; i < n; i++)
-        product_cache_drop(req->worker->cache, PQgetvalue(ids, i, 0));
+        product_cache_drop(req->ctx->cache, PQgetvalue(ids, i, 0));
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(c.res, 0, 0)));
     return MS_OK;
 }
@@ -269,22 +269,22 @@ int product_h_category_delete(struct ms_req *req)
 
     if ((rc = product_path_id(req, "Invalid category ID", &id)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, CATEGORY_USAGE, (const char *[]){ id }, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, CATEGORY_USAGE, (const char *[]){ id }, &res);
     if (rc < 0)
         return rc;
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
         return ms_http_fail(req, MS_ECONFLICT, "Category has sub-categories");
     if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
         return ms_http_fail(req, MS_ECONFLICT, "Category has products");
-    rc = ms_db_exec(req->worker->db, NULL, CATEGORY_DELETE, (const char *[]){ id }, NULL);
+    rc = ms_db_exec(req->ctx->db, NULL, CATEGORY_DELETE, (const char *[]){ id }, NULL);
     /* a child or product added since the check: the foreign key refuses */
-    if (rc == MS_EINTERNAL && strcmp(ms_db_last_sqlstate(req->worker->db), "23503") == 0)
+    if (rc == MS_EINTERNAL && strcmp(ms_db_last_sqlstate(req->ctx->db), "23503") == 0)
         return ms_http_fail(req, MS_ECONFLICT, "Category is in use");
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Category not found");
-    product_cache_drop_categories(req->worker->cache);
+    product_cache_drop_categories(req->ctx->cache);
     ms_http_ok_msg(req, 200, NULL, "Category deleted successfully");
     return MS_OK;
 }

@@ -41,9 +41,9 @@ int product_h_warehouses(struct ms_req *req)
 
     if ((rc = ms_pagination(req, 10, &page, &limit)) < 0)
         return rc;
-    if ((rc = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_COUNT, NULL, &count)) < 0)
+    if ((rc = ms_db_exec(req->ctx->db, req->arena, WAREHOUSE_COUNT, NULL, &count)) < 0)
         return rc;
-    n = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_LIST,
+    n = ms_db_exec(req->ctx->db, req->arena, WAREHOUSE_LIST,
                    (const char *[]){ ms_arena_printf(req->arena, "%ld", limit),
                                      ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
                    &rows);
@@ -79,7 +79,7 @@ int product_h_warehouse_create(struct ms_req *req)
                      ms_json_item(body, "name"));
     if (ms_http_verr_count(req))
         return MS_EINVALID;
-    rc = ms_db_exec(req->worker->db, req->arena, WAREHOUSE_INSERT, (const char *[]){ code, name },
+    rc = ms_db_exec(req->ctx->db, req->arena, WAREHOUSE_INSERT, (const char *[]){ code, name },
                     &res);
     if (rc == MS_ECONFLICT)
         return ms_http_fail(req, MS_ECONFLICT, "Warehouse code already exists");
@@ -98,13 +98,13 @@ int product_h_inventory(struct ms_req *req)
 
     if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, NULL, PRODUCT_EXISTS, (const char *[]){ id }, NULL);
+    rc = ms_db_exec(req->ctx->db, NULL, PRODUCT_EXISTS, (const char *[]){ id }, NULL);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
     rc =
-        ms_db_exec(req->worker->db, req->arena, INVENTORY_OF_PRODUCT, (const char *[]){ id }, &res);
+        ms_db_exec(req->ctx->db, req->arena, INVENTORY_OF_PRODUCT, (const char *[]){ id }, &res);
     if (rc < 0)
         return rc;
     data = cJSON_CreateObject();
@@ -164,7 +164,7 @@ static void check_ref(struct ms_req *req, const cJSON *body, const char *field, 
 
     if (!id)
         return;
-    found = ms_db_exec(req->worker->db, NULL, stmt, (const char *[]){ id }, NULL);
+    found = ms_db_exec(req->ctx->db, NULL, stmt, (const char *[]){ id }, NULL);
     if (found < 0)
         *rc = found;
     else if (found == 0)
@@ -212,7 +212,7 @@ int product_h_adjust(struct ms_req *req)
         return rc;
     if (ms_http_verr_count(req))
         return MS_EINVALID;
-    rc = ms_db_tx(req->worker->db, adjust_tx, &c);
+    rc = ms_db_tx(req->ctx->db, adjust_tx, &c);
     if (rc == MS_EINVALID && !ms_http_verr_count(req)) {
         /* 22003: the quantity or the product's total would leave the integer range */
         ms_http_verr(req, "delta", "Delta would take the stock out of range", delta);
@@ -220,7 +220,7 @@ int product_h_adjust(struct ms_req *req)
     }
     if (rc < 0)
         return rc;
-    product_cache_drop(req->worker->cache, c.product_id);
+    product_cache_drop(req->ctx->cache, c.product_id);
     data = cJSON_CreateObject();
     cJSON_AddStringToObject(data, "product_id", c.product_id);
     cJSON_AddStringToObject(data, "warehouse_id", c.warehouse_id);
@@ -250,10 +250,10 @@ int product_h_movements(struct ms_req *req)
     }
     if (rc < 0 || ms_http_verr_count(req))
         return MS_EINVALID;
-    if ((rc = ms_db_exec(req->worker->db, req->arena, MOVEMENT_COUNT, (const char *[]){ product },
+    if ((rc = ms_db_exec(req->ctx->db, req->arena, MOVEMENT_COUNT, (const char *[]){ product },
                          &count)) < 0)
         return rc;
-    n = ms_db_exec(req->worker->db, req->arena, MOVEMENT_LIST,
+    n = ms_db_exec(req->ctx->db, req->arena, MOVEMENT_LIST,
                    (const char *[]){ product, ms_arena_printf(req->arena, "%ld", limit),
                                      ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
                    &rows);

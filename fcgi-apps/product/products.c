@@ -105,10 +105,10 @@ int product_h_list(struct ms_req *req)
         return rc;
     page = f.offset / f.limit + 1;
     product_query_build(req->arena, &f, &q);
-    rc = ms_db_exec_sql(req->worker->db, req->arena, q.count.buf, q.ncount, q.params, &count);
+    rc = ms_db_exec_sql(req->ctx->db, req->arena, q.count.buf, q.ncount, q.params, &count);
     if (rc < 0)
         return rc;
-    n = ms_db_exec_sql(req->worker->db, req->arena, q.list.buf, q.nparams, q.params, &rows);
+    n = ms_db_exec_sql(req->ctx->db, req->arena, q.list.buf, q.nparams, q.params, &rows);
     if (n < 0)
         return n;
     items = cJSON_CreateArray();
@@ -135,19 +135,19 @@ int product_h_get(struct ms_req *req)
         return rc;
     snprintf(key, sizeof key, "ms:product:%s", id);
     /* Redis down is not an error here: the database answers */
-    if (ms_cache_cmd(req->worker->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
+    if (ms_cache_cmd(req->ctx->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
                      NULL) == MS_OK &&
         hit && hit->type == REDIS_REPLY_STRING) {
         ms_http_ok(req, 200, cJSON_CreateRaw(hit->str));
         return MS_OK;
     }
-    rc = ms_db_exec(req->worker->db, req->arena, PRODUCT_GET, (const char *[]){ id }, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_GET, (const char *[]){ id }, &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
     ms_cache_cmd(
-        req->worker->cache, NULL, NULL, 5,
+        req->ctx->cache, NULL, NULL, 5,
         (const char *[]){ "SET", key, PQgetvalue(res, 0, 0), "EX", product_cache_ttl(req) }, NULL);
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
@@ -228,7 +228,7 @@ static int check_category(struct ms_req *req, const char *category_id)
 
     if (!category_id)
         return MS_OK;
-    rc = ms_db_exec(req->worker->db, NULL, CATEGORY_EXISTS, (const char *[]){ category_id }, NULL);
+    rc = ms_db_exec(req->ctx->db, NULL, CATEGORY_EXISTS, (const char *[]){ category_id }, NULL);
     if (rc != 0)
         return rc < 0 ? rc : MS_OK;
     v = cJSON_CreateString(category_id);
@@ -247,7 +247,7 @@ int product_h_create(struct ms_req *req)
     if ((rc = ms_http_json(req, &body)) < 0 || (rc = parse_product(req, body, 1, &in)) < 0 ||
         (rc = check_category(req, in.category_id)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, PRODUCT_INSERT,
+    rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_INSERT,
                     (const char *[]){ in.sku, in.name, in.description, in.price, in.category_id,
                                       ms_config.currency },
                     &res);
@@ -280,7 +280,7 @@ int product_h_update(struct ms_req *req)
         if (in.has[i])
             ms_buf_addf(&provided, "%s%s", provided.len > 1 ? "," : "", names[i]);
     ms_buf_addch(&provided, '}');
-    rc = ms_db_exec(req->worker->db, req->arena, PRODUCT_UPDATE,
+    rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_UPDATE,
                     (const char *[]){ id, provided.buf, in.sku, in.name, in.description,
                                       in.has[3] ? in.price : NULL, in.category_id, in.status },
                     &res);
@@ -290,7 +290,7 @@ int product_h_update(struct ms_req *req)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
-    product_cache_drop(req->worker->cache, id);
+    product_cache_drop(req->ctx->cache, id);
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }
@@ -303,12 +303,12 @@ int product_h_delete(struct ms_req *req)
 
     if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, PRODUCT_ARCHIVE, (const char *[]){ id }, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_ARCHIVE, (const char *[]){ id }, &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
-    product_cache_drop(req->worker->cache, id);
+    product_cache_drop(req->ctx->cache, id);
     ms_http_ok_msg(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)), "Product archived");
     return MS_OK;
 }

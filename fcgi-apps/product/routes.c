@@ -23,7 +23,7 @@ static const struct ms_route routes[] = {
     { "GET", "/api/inventory/movements", MS_ROLE_ADMIN, product_h_movements },
 };
 
-static int outbox_stats(struct ms_worker *w, long *pending, double *oldest_s)
+static int outbox_stats(struct ms_ctx *w, long *pending, double *oldest_s)
 {
     return ms_outbox_stats(w->db, pending, oldest_s);
 }

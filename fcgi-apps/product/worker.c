@@ -6,7 +6,7 @@
 #include "lib/outbox.h"
 #include "lib/banned.h"
 
-static int tick(struct ms_daemon *d, void *ctx)
+static int tick(struct ms_ctx *d, void *ctx)
 {
     int published = 0, rc;
 
@@ -17,5 +17,5 @@ static int tick(struct ms_daemon *d, void *ctx)
 
 int main(void)
 {
-    return ms_daemon_main("product", product_sql, product_sql_count, tick, NULL);
+    return ms_daemon_main(&product_service, tick, NULL);
 }

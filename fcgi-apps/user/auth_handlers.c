@@ -47,7 +47,7 @@ int user_h_register(struct ms_req *req)
     if ((rc = ms_password_hash(in.password, ms_config.bcrypt_cost, hash, sizeof hash)) < 0 ||
         (rc = user_tokens_prepare(&t, NULL)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_REGISTER,
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_REGISTER,
                     (const char *[]){ in.email, hash, in.name, in.phone, t.refresh_jti, t.family,
                                       ttl_text(req, ms_config.jwt_refresh_ttl_s) },
                     &res);
@@ -60,8 +60,8 @@ int user_h_register(struct ms_req *req)
     rc = user_tokens_sign(req, &t, PQgetvalue(res, 0, 0), in.email, "user", 0);
     if (rc < 0)
         return rc;
-    user_state_publish(req->worker->cache, PQgetvalue(res, 0, 0), "user", "active", 0);
-    user_cache_set(req->worker->cache, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    user_state_publish(req->ctx->cache, PQgetvalue(res, 0, 0), "user", "active", 0);
+    user_cache_set(req->ctx->cache, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     ms_http_ok(req, 201, user_and_tokens(PQgetvalue(res, 0, 1), &t));
     return MS_OK;
 }
@@ -70,7 +70,7 @@ int user_h_register(struct ms_req *req)
 static int login_failed(struct ms_req *req, const char *user_id)
 {
     PGresult *res = NULL;
-    int rc = ms_db_exec(req->worker->db, req->arena, USER_LOGIN_FAILED, (const char *[]){ user_id },
+    int rc = ms_db_exec(req->ctx->db, req->arena, USER_LOGIN_FAILED, (const char *[]){ user_id },
                         &res);
 
     if (rc < 0)
@@ -94,7 +94,7 @@ int user_h_login(struct ms_req *req)
 
     if ((rc = ms_http_json(req, &body)) < 0 || (rc = user_parse_login(req, body, &in)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_FOR_LOGIN, (const char *[]){ in.email }, &u);
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_FOR_LOGIN, (const char *[]){ in.email }, &u);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -114,7 +114,7 @@ int user_h_login(struct ms_req *req)
         newhash = rehash;
     if ((rc = user_tokens_prepare(&t, NULL)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_LOGIN_OK,
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_LOGIN_OK,
                     (const char *[]){ PQgetvalue(u, 0, C_ID), req->remote_addr, newhash,
                                       t.refresh_jti, t.family,
                                       ttl_text(req, ms_config.jwt_refresh_ttl_s) },
@@ -127,9 +127,9 @@ int user_h_login(struct ms_req *req)
                           PQgetvalue(u, 0, C_ROLE), strtoll(PQgetvalue(u, 0, C_TV), NULL, 10));
     if (rc < 0)
         return rc;
-    user_state_publish(req->worker->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(u, 0, C_ROLE),
+    user_state_publish(req->ctx->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(u, 0, C_ROLE),
                        "active", strtoll(PQgetvalue(u, 0, C_TV), NULL, 10));
-    user_cache_set(req->worker->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(res, 0, 0));
+    user_cache_set(req->ctx->cache, PQgetvalue(u, 0, C_ID), PQgetvalue(res, 0, 0));
     ms_http_ok(req, 200, user_and_tokens(PQgetvalue(res, 0, 0), &t));
     return MS_OK;
 }
@@ -137,12 +137,12 @@ int user_h_login(struct ms_req *req)
 /* Revoke a login family or token id, durably and in Redis, for secs. */
 static int revoke(struct ms_req *req, const char *id, long secs)
 {
-    int rc = ms_db_exec(req->worker->db, NULL, REVOKE, (const char *[]){ id, ttl_text(req, secs) },
+    int rc = ms_db_exec(req->ctx->db, NULL, REVOKE, (const char *[]){ id, ttl_text(req, secs) },
                         NULL);
 
     if (rc < 0)
         return rc;
-    rc = ms_auth_revoke(req->worker->cache, id, ms_clock_now_ms() / 1000 + secs);
+    rc = ms_auth_revoke(req->ctx->cache, id, ms_clock_now_ms() / 1000 + secs);
     return rc < 0 ? MS_EUNAVAIL : MS_OK;
 }
 
@@ -169,17 +169,17 @@ int user_h_me(struct ms_req *req)
     int rc;
 
     /* the common case costs no database round trip */
-    if (req->caller.cached_user) {
-        ms_http_ok(req, 200, cJSON_CreateRaw(req->caller.cached_user));
+    if (req->caller.extra) {
+        ms_http_ok(req, 200, cJSON_CreateRaw(req->caller.extra));
         return MS_OK;
     }
-    rc = ms_db_exec(req->worker->db, req->arena, USER_ME, (const char *[]){ req->caller.user_id },
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_ME, (const char *[]){ req->caller.user_id },
                     &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_EAUTH, "User not found");
-    user_cache_set(req->worker->cache, req->caller.user_id, PQgetvalue(res, 0, 0));
+    user_cache_set(req->ctx->cache, req->caller.user_id, PQgetvalue(res, 0, 0));
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }
@@ -288,7 +288,7 @@ static int refresh_with_token(struct ms_req *req, const char *token)
         ms_jwt_token_hash(token, hash, sizeof hash);
         c.key = hash;
     }
-    rc = ms_db_tx(req->worker->db, refresh_tx, &c);
+    rc = ms_db_tx(req->ctx->db, refresh_tx, &c);
     if (c.reused) {
         /* a spent token came back: someone holds a copy; end that whole login */
         ms_log(MS_LOG_WARN, "refresh token reuse detected; revoking its login");
@@ -316,13 +316,13 @@ static int refresh_with_access(struct ms_req *req)
         return rc;
     if ((rc = user_tokens_prepare(&t, req->caller.family[0] ? req->caller.family : NULL)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_STATE,
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_STATE,
                     (const char *[]){ req->caller.user_id }, &res);
     if (rc < 0)
         return rc;
     if (rc != 1)
         return ms_http_fail(req, MS_EAUTH, "User not found");
-    rc = ms_db_exec(req->worker->db, NULL, REFRESH_ISSUE,
+    rc = ms_db_exec(req->ctx->db, NULL, REFRESH_ISSUE,
                     (const char *[]){ t.refresh_jti, t.family, req->caller.user_id,
                                       ttl_text(req, ms_config.jwt_refresh_ttl_s) },
                     NULL);

@@ -23,7 +23,7 @@ static const struct ms_route routes[] = {
     { "DELETE", "/api/users/:id", MS_ROLE_ADMIN, user_h_delete },
 };
 
-static int outbox_stats(struct ms_worker *w, long *pending, double *oldest_s)
+static int outbox_stats(struct ms_ctx *w, long *pending, double *oldest_s)
 {
     return ms_outbox_stats(w->db, pending, oldest_s);
 }
@@ -34,6 +34,8 @@ const struct ms_service user_service = {
     .nroutes = sizeof routes / sizeof routes[0],
     .sql = user_sql,
     .nsql = user_sql_count,
-    .user_state_miss = user_state_miss,
+    .flags = MS_SVC_SIGNS_TOKENS,
+    .auth_state_miss = user_state_miss,
+    .auth_extra_prefix = USER_CACHE_KEY,
     .outbox_stats = outbox_stats,
 };

@@ -39,7 +39,7 @@ void user_cache_set(struct ms_cache *cache, const char *user_id, const char *jso
 {
     char key[80];
 
-    snprintf(key, sizeof key, MS_KEY_USER "%s", user_id);
+    snprintf(key, sizeof key, USER_CACHE_KEY "%s", user_id);
     if (ms_cache_cmd(cache, NULL, NULL, 5,
                      (const char *[]){ "SET", key, json, "EX", USER_CACHE_TTL_S }, NULL) < 0)
         ms_log(MS_LOG_DEBUG, "could not cache a user in redis");
@@ -49,7 +49,7 @@ void user_cache_drop(struct ms_cache *cache, const char *user_id)
 {
     char key[80];
 
-    snprintf(key, sizeof key, MS_KEY_USER "%s", user_id);
+    snprintf(key, sizeof key, USER_CACHE_KEY "%s", user_id);
     if (ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", key }, NULL) < 0)
         ms_log(MS_LOG_WARN, "could not drop a cached user from redis; the worker will");
 }
@@ -61,7 +61,7 @@ int user_state_miss(struct ms_req *req, const char *user_id, struct ms_user_stat
 
     if (!ms_valid_uuid(user_id))
         return MS_ENOTFOUND;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_STATE, (const char *[]){ user_id }, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_STATE, (const char *[]){ user_id }, &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -69,7 +69,7 @@ int user_state_miss(struct ms_req *req, const char *user_id, struct ms_user_stat
     snprintf(st->role, sizeof st->role, "%s", PQgetvalue(res, 0, 0));
     snprintf(st->status, sizeof st->status, "%s", PQgetvalue(res, 0, 1));
     st->tv = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    if (ms_auth_state_write(req->worker->cache, user_id, st) < 0)
+    if (ms_auth_state_write(req->ctx->cache, user_id, st) < 0)
         ms_log(MS_LOG_WARN, "could not cache a user's state in redis");
     return MS_OK;
 }

@@ -15,6 +15,10 @@ struct ms_user_state;
 
 #define USER_EMAIL_MAX 255
 
+/* Redis: the public user JSON that /api/auth/me serves, read in the
+ * authentication round trip (ms_service.auth_extra_prefix). */
+#define USER_CACHE_KEY "ms:user:"
+
 /* ---- input.c: request bodies, validated (errors recorded on req) ---------- */
 
 struct user_register_in {

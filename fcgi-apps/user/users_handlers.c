@@ -21,7 +21,7 @@
 static int send_user_with_profile(struct ms_req *req, const char *id)
 {
     PGresult *res = NULL;
-    int rc = ms_db_exec(req->worker->db, req->arena, USER_WITH_PROFILE_BY_ID,
+    int rc = ms_db_exec(req->ctx->db, req->arena, USER_WITH_PROFILE_BY_ID,
                         (const char *[]){ id }, &res);
 
     if (rc < 0)
@@ -72,12 +72,12 @@ int user_h_profile_put(struct ms_req *req)
     for (int i = 0; i < USER_PROFILE_NFIELDS; i++)
         params[2 + i] = in.values[i];
     /* one statement: user row, profile row and event commit together or not at all */
-    rc = ms_db_exec(req->worker->db, req->arena, USER_UPDATE_PROFILE, params, &res);
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_UPDATE_PROFILE, params, &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "User not found");
-    user_cache_drop(req->worker->cache, req->caller.user_id);
+    user_cache_drop(req->ctx->cache, req->caller.user_id);
     ms_http_ok_msg(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)),
                    "Profile updated successfully");
     return MS_OK;
@@ -93,7 +93,7 @@ int user_h_password(struct ms_req *req)
 
     if ((rc = ms_http_json(req, &body)) < 0 || (rc = user_parse_password(req, body, &in)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_PASSWORD_HASH,
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_PASSWORD_HASH,
                     (const char *[]){ req->caller.user_id }, &res);
     if (rc < 0)
         return rc;
@@ -103,16 +103,16 @@ int user_h_password(struct ms_req *req)
         return ms_http_fail(req, MS_EAUTH, "Current password is incorrect");
     if ((rc = ms_password_hash(in.next, ms_config.bcrypt_cost, hash, sizeof hash)) < 0)
         return rc;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_SET_PASSWORD,
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_SET_PASSWORD,
                     (const char *[]){ req->caller.user_id, hash }, &res);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_EAUTH, "User not found");
     /* tokens issued before this carry a lower token version: refused from now on */
-    user_state_publish(req->worker->cache, req->caller.user_id, PQgetvalue(res, 0, 0),
+    user_state_publish(req->ctx->cache, req->caller.user_id, PQgetvalue(res, 0, 0),
                        PQgetvalue(res, 0, 1), strtoll(PQgetvalue(res, 0, 2), NULL, 10));
-    user_cache_drop(req->worker->cache, req->caller.user_id);
+    user_cache_drop(req->ctx->cache, req->caller.user_id);
     ms_http_ok_msg(req, 200, NULL, "Password changed successfully");
     return MS_OK;
 }
@@ -135,11 +135,11 @@ int user_h_list(struct ms_req *req)
         ms_http_verr(req, "role", "Role must be one of user, moderator, admin", NULL);
     if (rc < 0 || ms_http_verr_count(req))
         return MS_EINVALID;
-    rc = ms_db_exec(req->worker->db, req->arena, USER_COUNT, (const char *[]){ status, role },
+    rc = ms_db_exec(req->ctx->db, req->arena, USER_COUNT, (const char *[]){ status, role },
                     &count);
     if (rc < 0)
         return rc;
-    n = ms_db_exec(req->worker->db, req->arena, USER_LIST,
+    n = ms_db_exec(req->ctx->db, req->arena, USER_LIST,
                    (const char *[]){ status, role, ms_arena_printf(req->arena, "%ld", limit),
                                      ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
                    &rows);
@@ -193,7 +193,7 @@ int user_h_delete(struct ms_req *req)
 
     if ((rc = path_user_id(req, &id)) < 0)
         return rc;
-    rc = user_account_delete(req->worker->db, req->arena, id, &acct);
+    rc = user_account_delete(req->ctx->db, req->arena, id, &acct);
     if (rc == MS_ENOTFOUND)
         return ms_http_fail(req, MS_ENOTFOUND, "User not found");
     if (rc == MS_ECONFLICT)
@@ -201,8 +201,8 @@ int user_h_delete(struct ms_req *req)
     if (rc < 0)
         return rc;
     /* the user's tokens stop working on the next request, in every service */
-    user_state_publish(req->worker->cache, id, acct.role, "deleted", acct.tv);
-    user_cache_drop(req->worker->cache, id);
+    user_state_publish(req->ctx->cache, id, acct.role, "deleted", acct.tv);
+    user_cache_drop(req->ctx->cache, id);
     ms_http_ok_msg(req, 200, NULL, "User deleted successfully");
     return MS_OK;
 }

@@ -20,7 +20,7 @@
  * holds the state PostgreSQL has, even if the request's own write failed. */
 static void refresh_state(const struct ms_outbox_event *ev, void *ctx)
 {
-    struct ms_daemon *d = ctx;
+    struct ms_ctx *d = ctx;
     cJSON *data = cJSON_Parse(ev->data);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(data, "user_id");
     PGresult *res = NULL;
@@ -35,7 +35,7 @@ static void refresh_state(const struct ms_outbox_event *ev, void *ctx)
     cJSON_Delete(data);
 }
 
-static int tick(struct ms_daemon *d, void *ctx)
+static int tick(struct ms_ctx *d, void *ctx)
 {
     int published = 0, rc;
 
@@ -51,5 +51,5 @@ static int tick(struct ms_daemon *d, void *ctx)
 
 int main(void)
 {
-    return ms_daemon_main("user", user_sql, user_sql_count, tick, NULL);
+    return ms_daemon_main(&user_service, tick, NULL);
 }

@@ -34,12 +34,12 @@
 static struct ms_arena *arena;
 static struct ms_cache *cache;
 static struct ms_service svc;
-static struct ms_worker worker;
+static struct ms_ctx worker;
 static struct ms_req req;
 static char uid[40], jti[40], fam[40];
 static long run_tag; /* pid of the runner: ids of this run are ut-<run_tag>-… */
 
-/* What the fake user_state_miss hook saw and answers. */
+/* What the fake auth_state_miss hook saw and answers. */
 static int miss_calls;
 static char miss_user[40];
 static int miss_rc;
@@ -530,7 +530,7 @@ END_TEST
 
 START_TEST(authenticate_without_state_asks_the_miss_hook)
 {
-    svc.user_state_miss = fake_miss;
+    svc.auth_state_miss = fake_miss;
     miss_state = (struct ms_user_state){ "moderator", "active", 0 };
     bearer(token_for("user", 0, jti, fam));
     ck_assert_int_eq(ms_auth_authenticate(&req), MS_OK);
@@ -542,7 +542,7 @@ END_TEST
 
 START_TEST(authenticate_with_state_does_not_ask_the_miss_hook)
 {
-    svc.user_state_miss = fake_miss;
+    svc.auth_state_miss = fake_miss;
     set_state("user", "active", 0);
     bearer(token_for("user", 0, jti, fam));
     ck_assert_int_eq(ms_auth_authenticate(&req), MS_OK);
@@ -552,7 +552,7 @@ END_TEST
 
 START_TEST(authenticate_when_the_miss_hook_finds_no_user_is_user_not_found)
 {
-    svc.user_state_miss = fake_miss;
+    svc.auth_state_miss = fake_miss;
     miss_rc = MS_ENOTFOUND;
     bearer(token_for("user", 0, jti, fam));
     assert_refused(MS_EAUTH, "User not found");
@@ -561,7 +561,7 @@ END_TEST
 
 START_TEST(authenticate_when_the_miss_hook_fails_is_eunavail)
 {
-    svc.user_state_miss = fake_miss;
+    svc.auth_state_miss = fake_miss;
     miss_rc = MS_EUNAVAIL;
     bearer(token_for("user", 0, jti, fam));
     assert_refused(MS_EUNAVAIL, "Service unavailable");
@@ -570,7 +570,7 @@ END_TEST
 
 START_TEST(authenticate_checks_the_state_the_miss_hook_returns)
 {
-    svc.user_state_miss = fake_miss;
+    svc.auth_state_miss = fake_miss;
     miss_state = (struct ms_user_state){ "user", "suspended", 0 };
     bearer(token_for("user", 0, jti, fam));
     assert_refused(MS_EAUTH, "Account is not active");

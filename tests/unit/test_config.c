@@ -11,6 +11,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/service.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -90,7 +91,8 @@ static int load_as(const char *service)
     ck_assert_ptr_nonnull(tmp);
     ck_assert_int_ge(saved_fd, 0);
     ck_assert_int_ge(dup2(fileno(tmp), STDERR_FILENO), 0);
-    rc = ms_config_load(service);
+    /* the user service is the one that signs tokens */
+    rc = ms_config_load(service, strcmp(service, "user") == 0 ? MS_SVC_SIGNS_TOKENS : 0);
     dup2(saved_fd, STDERR_FILENO);
     close(saved_fd);
     rewind(tmp);

@@ -4,6 +4,7 @@
  * stamps their times in a shared mapping (MAP_SHARED, made before the fork)
  * that the test reads. The child dies with the test (PR_SET_PDEATHSIG). */
 #include "lib/daemon.h"
+#include "lib/service.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -47,7 +48,7 @@ static struct shared *sh;
 static pid_t child;
 static const char *redis_url; /* REDIS_URL of the next daemon; NULL: MS_TEST_REDIS_URL */
 
-static int tick(struct ms_daemon *d, void *ctx)
+static int tick(struct ms_ctx *d, void *ctx)
 {
     struct shared *s = ctx;
     int n = __atomic_add_fetch(&s->calls, 1, __ATOMIC_SEQ_CST);
@@ -137,7 +138,9 @@ static void start_daemon(const char *interval, int no_database_url)
         setenv("LOG_LEVEL", "warn", 1);
         unsetenv("APP_ENV");
         unsetenv("JWT_ALGORITHM");
-        rc = ms_daemon_main("test", NULL, 0, tick, sh);
+        static const struct ms_service svc = { .name = "test" };
+
+        rc = ms_daemon_main(&svc, tick, sh);
         _exit(rc);
     }
 }

@@ -101,7 +101,7 @@ START_TEST(req_init_empties_everything_and_defaults_to_get_slash)
     memset(&req, 0x5A, sizeof req);
     ms_http_req_init(&req, arena, NULL);
     ck_assert_ptr_eq(req.arena, arena);
-    ck_assert_ptr_null(req.worker);
+    ck_assert_ptr_null(req.ctx);
     ck_assert_str_eq(req.method, "GET");
     ck_assert_str_eq(req.path, "/");
     ck_assert_ptr_null(req.query);

@@ -40,13 +40,13 @@
 static struct ms_arena *arena;
 static struct ms_db *db;
 static struct ms_cache *cache;
-static struct ms_worker worker;
+static struct ms_ctx worker;
 static struct ms_req req;
 static cJSON *parsed;
 
 /* What the fakes saw and answer. */
 static int public_calls, admin_calls, stats_calls;
-static struct ms_worker *stats_worker;
+static struct ms_ctx *stats_worker;
 static int stats_rc;
 static long stats_pending;
 static double stats_oldest;
@@ -65,7 +65,7 @@ static int h_admin(struct ms_req *r)
     return MS_OK;
 }
 
-static int fake_stats(struct ms_worker *w, long *pending, double *oldest_s)
+static int fake_stats(struct ms_ctx *w, long *pending, double *oldest_s)
 {
     stats_calls++;
     stats_worker = w;
