@@ -180,6 +180,8 @@ static void check_production(unsigned flags, int *bad)
     }
 }
 
+static char hostname[128];
+
 int ms_config_load(const char *service, unsigned flags)
 {
     int bad = 0, level;
@@ -212,6 +214,14 @@ int ms_config_load(const char *service, unsigned flags)
         (int)env_long("DB_STATEMENT_TIMEOUT_MS", 2000, 50, 600000, &bad);
     ms_config.redis_timeout_ms = (int)env_long("REDIS_TIMEOUT_MS", 1000, 50, 60000, &bad);
     ms_config.relay_interval_ms = (int)env_long("RELAY_INTERVAL_MS", 200, 10, 60000, &bad);
+    ms_config.outbox_retention_h = env_long("OUTBOX_RETENTION_H", 168, 1, 8760, &bad);
+    ms_config.consumer_block_ms = (int)env_long("CONSUMER_BLOCK_MS", 2000, 10, 60000, &bad);
+    ms_config.consumer_claim_idle_ms =
+        (int)env_long("CONSUMER_CLAIM_IDLE_MS", 30000, 10, 86400000, &bad);
+    ms_config.max_deliveries = (int)env_long("MAX_DELIVERIES", 5, 1, 1000, &bad);
+    if (gethostname(hostname, sizeof hostname - 1) != 0 || !hostname[0])
+        snprintf(hostname, sizeof hostname, "worker");
+    ms_config.consumer_name = env_or("CONSUMER_NAME", hostname);
     ms_config.currency = env_or("CURRENCY", "USD");
     if (strlen(ms_config.currency) != 3 || !isupper((unsigned char)ms_config.currency[0]) ||
         !isupper((unsigned char)ms_config.currency[1]) ||

@@ -32,7 +32,12 @@ struct ms_config {
     int log_level;               /* LOG_LEVEL */
     const char *currency;        /* CURRENCY, ISO 4217 (three capitals), default USD */
     long cache_ttl_s;            /* CACHE_TTL_S: lifetime of cached reads, default 3600 */
-    int relay_interval_ms;       /* RELAY_INTERVAL_MS: outbox poll period, default 200 */
+    int relay_interval_ms;       /* RELAY_INTERVAL_MS: the relay's safety-net timer, default 200 */
+    long outbox_retention_h;     /* OUTBOX_RETENTION_H: published rows kept, default 168 */
+    int consumer_block_ms;       /* CONSUMER_BLOCK_MS: XREADGROUP BLOCK, default 2000 */
+    int consumer_claim_idle_ms;  /* CONSUMER_CLAIM_IDLE_MS: reclaim pending after, default 30000 */
+    int max_deliveries;          /* MAX_DELIVERIES: then events:dead, default 5 */
+    const char *consumer_name;   /* CONSUMER_NAME: default the host name */
 };
 
 extern struct ms_config ms_config;

@@ -33,6 +33,8 @@ struct ms_db {
     PGconn *conn;
     int in_tx;
     char sqlstate[6];
+    char channel[64]; /* LISTENed to on every connection ("" for none) */
+    int notified;     /* a NOTIFY arrived since the last ms_db_wait_notify */
     /* statements of ms_db_exec_sql prepared on this connection, by text */
     struct dyn_stmt {
         uint64_t hash;
@@ -191,6 +193,28 @@ static int prepare_all(struct ms_db *db)
     return MS_OK;
 }
 
+/* LISTEN on a fresh connection. A NOTIFY sent while we were not connected
+ * is lost; the relay's timer is the safety net for that. */
+static int listen_channel(struct ms_db *db)
+{
+    char sql[96];
+    PGresult *r;
+    int ok;
+
+    if (!db->channel[0])
+        return MS_OK;
+    snprintf(sql, sizeof sql, "LISTEN %s", db->channel);
+    r = PQexec(db->conn, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        ms_log(MS_LOG_WARN, "LISTEN %s failed: %s", db->channel, PQerrorMessage(db->conn));
+        drop(db);
+        return MS_EUNAVAIL;
+    }
+    return MS_OK;
+}
+
 int ms_db_connect(struct ms_db *db)
 {
     char options[128];
@@ -226,7 +250,11 @@ int ms_db_connect(struct ms_db *db)
             goto fail;
         st = PQconnectPoll(db->conn);
     }
-    return prepare_all(db);
+    {
+        int rc = prepare_all(db);
+
+        return rc < 0 ? rc : listen_channel(db);
+    }
 fail:
     ms_log(MS_LOG_WARN, "could not connect to postgresql: %s",
            db->conn ? PQerrorMessage(db->conn) : "out of memory");
@@ -234,10 +262,25 @@ fail:
     return MS_EUNAVAIL;
 }
 
+/* Take in what arrived unasked: notifications (kept as db->notified) or the
+ * server closing the connection. 0, or -1 when the connection is gone. */
+static int consume(struct ms_db *db)
+{
+    PGnotify *n;
+
+    if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK)
+        return -1;
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        db->notified = 1;
+        PQfreemem(n);
+    }
+    return 0;
+}
+
 /* An idle connection whose socket is readable has been closed by the server
- * (restart, pg_terminate_backend, idle kill): we use no LISTEN/NOTIFY, so
- * nothing else arrives unasked. Drop it, so the next statement goes out on a
- * fresh connection instead of failing. */
+ * (restart, pg_terminate_backend, idle kill) or holds a NOTIFY. A closed one
+ * is dropped, so the next statement goes out on a fresh connection instead
+ * of failing. */
 static void check_idle(struct ms_db *db)
 {
     struct pollfd pfd;
@@ -246,10 +289,47 @@ static void check_idle(struct ms_db *db)
         return;
     pfd.fd = PQsocket(db->conn);
     pfd.events = POLLIN;
-    if (pfd.fd < 0 || poll(&pfd, 1, 0) > 0) {
+    if (pfd.fd < 0 || (poll(&pfd, 1, 0) > 0 && (!db->channel[0] || consume(db) < 0))) {
         ms_log(MS_LOG_WARN, "postgresql closed the idle connection; reconnecting");
         drop(db);
     }
+}
+
+int ms_db_listen(struct ms_db *db, const char *channel)
+{
+    size_t n = strlen(channel);
+
+    if (n == 0 || n >= sizeof db->channel || strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != n)
+        return MS_EINTERNAL;
+    memcpy(db->channel, channel, n + 1);
+    if (db->conn)
+        return listen_channel(db);
+    return MS_OK;
+}
+
+int ms_db_wait_notify(struct ms_db *db, int timeout_ms)
+{
+    struct pollfd pfd;
+    int rc;
+
+    if (!db->conn && ms_db_connect(db) < 0)
+        return MS_EUNAVAIL;
+    if (consume(db) < 0)
+        goto lost;
+    if (!db->notified) {
+        pfd.fd = PQsocket(db->conn);
+        pfd.events = POLLIN;
+        rc = poll(&pfd, 1, timeout_ms);
+        if (rc > 0 && consume(db) < 0)
+            goto lost;
+    }
+    rc = db->notified;
+    db->notified = 0;
+    return rc;
+lost:
+    ms_log(MS_LOG_WARN, "postgresql closed the listening connection; reconnecting");
+    drop(db);
+    return MS_EUNAVAIL;
 }
 
 int ms_db_map_sqlstate(const char *s)

@@ -66,6 +66,15 @@ int ms_db_exec_sql(struct ms_db *db, struct ms_arena *arena, const char *sql, in
 typedef int ms_db_tx_fn(struct ms_db *db, void *ctx);
 int ms_db_tx(struct ms_db *db, ms_db_tx_fn *fn, void *ctx);
 
+/* LISTEN on channel (lower-case letters and '_') now if connected, and on
+ * every connection made afterwards. 0, MS_EUNAVAIL, MS_EINTERNAL (a bad name). */
+int ms_db_listen(struct ms_db *db, const char *channel);
+
+/* Wait up to timeout_ms (a signal cuts it short) for a NOTIFY on the channel
+ * listened to. 1 if one arrived since the last call, 0 if none, MS_EUNAVAIL
+ * when PostgreSQL is unreachable (reconnects on the next call). */
+int ms_db_wait_notify(struct ms_db *db, int timeout_ms);
+
 /* Round trip "SELECT 1"; returns latency in ms (>= 0) or MS_EUNAVAIL. */
 int ms_db_ping(struct ms_db *db);
 

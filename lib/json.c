@@ -37,3 +37,8 @@ enum ms_json_kind ms_json_obj(const cJSON *obj, const char *key, const cJSON **o
     *out = it;
     return MS_JSON_OK;
 }
+
+void ms_json_delete(void *json)
+{
+    cJSON_Delete(json);
+}

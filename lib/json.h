@@ -17,6 +17,9 @@ enum ms_json_kind ms_json_str(const cJSON *obj, const char *key, const char **ou
 /* obj[key] as an object (into *out when MS_JSON_OK). */
 enum ms_json_kind ms_json_obj(const cJSON *obj, const char *key, const cJSON **out);
 
+/* cJSON_Delete as an ms_arena_defer() cleanup. */
+void ms_json_delete(void *json);
+
 /* The item obj[key] (case-sensitive), NULL if absent. */
 const cJSON *ms_json_item(const cJSON *obj, const char *key);
 

@@ -10,6 +10,10 @@
 struct ms_db;
 struct ms_cache;
 
+/* The NOTIFY channel of every outbox insert (migrations/common/001): the
+ * worker LISTENs on it and relays at once. */
+#define MS_OUTBOX_CHANNEL "ms_outbox"
+
 /* SQL that inserts one outbox row from a CTE: use inside a service statement
  * as "INSERT INTO outbox (stream, type, data) SELECT …". Documented here so all
  * services write the same table shape (migrations create it). */

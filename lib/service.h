@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "lib/consumer.h"
 #include "lib/ctx.h"
 #include "lib/router.h"
 
@@ -39,6 +40,10 @@ struct ms_service {
     /* Outbox statistics for /health: pending rows and age of the oldest, or
      * NULL for services without events. */
     int (*outbox_stats)(struct ms_ctx *w, long *pending, double *oldest_s);
+    /* The events the service's worker consumes (lib/consumer.h), in its own
+     * thread; none: the worker only relays. */
+    const struct ms_consumer_handler *consumers;
+    size_t nconsumers;
 };
 
 #endif

@@ -250,16 +250,17 @@ static int record(PGconn *c, const char *version, const char *name, const char *
 }
 
 /* Apply or check one migration file. 1 applied, 0 already there, -1 error. */
-static int migrate_one(PGconn *c, const char *service, const char *dir, const char *name, int fresh)
+static int migrate_one(PGconn *c, const char *service, const char *dir, const char *name, int fresh,
+                       const char *vprefix)
 {
-    char path[8192], version[32], sum[65];
+    char path[8192], version[48], sum[65];
     size_t len = 0, vlen = (size_t)(strchr(name, '_') - name);
     char *sql;
     PGresult *r;
     int rc = -1;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(version, sizeof version, "%.*s", (int)(vlen < 31 ? vlen : 31), name);
+    snprintf(version, sizeof version, "%s%.*s", vprefix, (int)(vlen < 31 ? vlen : 31), name);
     sql = read_all(path, &len);
     if (!sql) {
         fprintf(stderr, "microshopctl: cannot read %s\n", path);
@@ -278,7 +279,7 @@ static int migrate_one(PGconn *c, const char *service, const char *dir, const ch
             rc = 0;
         goto out;
     }
-    for (size_t i = 0; fresh && i < sizeof adopt / sizeof adopt[0]; i++)
+    for (size_t i = 0; fresh && !*vprefix && i < sizeof adopt / sizeof adopt[0]; i++)
         if (strcmp(adopt[i].service, service) == 0 && strcmp(adopt[i].version, version) == 0 &&
             table_exists(c, adopt[i].table)) {
             printf("  %s: adopted (the tables already exist)\n", name);
@@ -306,12 +307,17 @@ static int cmd_migrate(int argc, char **argv)
     const char *service, *dir_arg = NULL;
     char dir[4096];
     char **names;
-    int n = 0, fresh = 0, rc = 0, applied = 0;
+    char **cnames;
+    int n = 0, cn = 0, fresh = 0, rc = 0, applied = 0;
     PGconn *c;
 
     if (argc < 1)
         return usage(), 2;
     service = argv[0];
+    if (strcmp(service, "common") == 0 || strchr(service, '/') || service[0] == '.') {
+        fprintf(stderr, "microshopctl: '%s' is not a service\n", service);
+        return 2;
+    }
     if (argc >= 3 && strcmp(argv[1], "--dir") == 0)
         dir_arg = argv[2];
     snprintf(dir, sizeof dir, "%s/%s", dir_arg ? dir_arg : "migrations", service);
@@ -328,17 +334,31 @@ static int cmd_migrate(int argc, char **argv)
         rc = 1;
     printf("migrations of %s:\n", service);
     for (int i = 0; rc == 0 && i < n; i++) {
-        int r = migrate_one(c, service, dir, names[i], fresh);
+        int r = migrate_one(c, service, dir, names[i], fresh, "");
+
+        if (r < 0)
+            rc = 1;
+        applied += r > 0;
+    }
+    /* then what every service shares (migrations/common), journaled as
+     * common/NNN; only adds, so it may follow the service's own files */
+    snprintf(dir, sizeof dir, "%s/common", dir_arg ? dir_arg : "migrations");
+    cnames = list_migrations(dir, &cn);
+    for (int i = 0; rc == 0 && cnames && i < cn; i++) {
+        int r = migrate_one(c, service, dir, cnames[i], fresh, "common/");
 
         if (r < 0)
             rc = 1;
         applied += r > 0;
     }
     if (rc == 0)
-        printf("  %d applied, %d in all\n", applied, n);
+        printf("  %d applied, %d in all\n", applied, n + cn);
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    for (int i = 0; cnames && i < cn; i++)
+        free(cnames[i]);
+    free(cnames);
     PQfinish(c);
     return rc;
 }

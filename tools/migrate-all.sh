@@ -32,6 +32,7 @@ cd "$ROOT" # microshopctl reads migrations/<service>/ from here
 n=0
 for dir in migrations/*/; do
     svc=$(basename "$dir")
+    [ "$svc" != common ] || continue # applied with each service's own
     compgen -G "$dir*.sql" >/dev/null || {
         echo "migrate: $svc: no migrations yet"
         continue

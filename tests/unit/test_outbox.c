@@ -38,6 +38,17 @@
 #define OUTBOX_INDEX_DDL \
     "CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL"
 
+/* The relay's marker in Redis: the highest outbox id it holds. */
+#define MARKER "ms:relay:user-service"
+
+/* As migrations/common/001_events.sql makes every outbox notify. */
+#define NOTIFY_FN_DDL                                                                   \
+    "CREATE OR REPLACE FUNCTION ms_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS " \
+    "$$ BEGIN PERFORM pg_notify('ms_outbox', ''); RETURN NULL; END $$"
+#define NOTIFY_TRIGGER_DDL                                                    \
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT " \
+    "EXECUTE FUNCTION ms_outbox_notify()"
+
 static char scratch_name[64];
 static char scratch_dsn[1024];
 static char setup_error[512];
@@ -222,6 +233,8 @@ static void setup(void)
     ck_assert_ptr_nonnull(cache);
     arena = ms_arena_new(0);
     ck_assert_ptr_nonnull(arena);
+    /* every test's outbox starts at id 1: forget the relay's marker */
+    ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", MARKER }, NULL);
     FMT(stream, "ut:outbox:%ld:%ld:%d:user", run_tag, (long)getpid(), seq);
     FMT(stream2, "ut:outbox:%ld:%ld:%d:order", run_tag, (long)getpid(), seq);
     seq++;
@@ -697,6 +710,126 @@ START_TEST(stats_with_postgresql_down_is_eunavail)
 }
 END_TEST
 
+/* ---- Redis lost its data: republish the retention window ---- */
+
+/* What FLUSHALL does to this test's events: streams, dedup keys, marker. */
+static void forget_everything(void)
+{
+    PGresult *r = PQexecParams(admin, "SELECT 'ms:published:' || event_id FROM outbox", 0, NULL,
+                               NULL, NULL, NULL, 0);
+
+    for (int i = 0; i < PQntuples(r); i++)
+        ms_cache_cmd(cache, NULL, NULL, 2, (const char *[]){ "DEL", PQgetvalue(r, i, 0) }, NULL);
+    PQclear(r);
+    ms_cache_cmd(cache, NULL, NULL, 3, (const char *[]){ "DEL", stream, MARKER }, NULL);
+}
+
+START_TEST(relay_republishes_the_retention_window_when_redis_lost_its_data)
+{
+    int published = 0;
+    redisReply *r;
+
+    add(stream, "user.registered", "{\"n\":1}");
+    add(stream, "user.updated", "{\"n\":2}");
+    add(stream, "user.deleted", "{\"n\":3}");
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 3);
+    forget_everything();
+    ck_assert_int_eq(xlen(stream), 0);
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 3);
+    r = xrange(stream);
+    ck_assert_uint_eq(r->elements, 3);
+    {
+        const char *v;
+
+        /* the same events, in order */
+        ck_assert_str_eq(entry_field(r->element[1], 1, &v), "type");
+        ck_assert_str_eq(v, "user.updated");
+    }
+    /* whole again: nothing more */
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 0);
+    ck_assert_int_eq(xlen(stream), 3);
+}
+END_TEST
+
+START_TEST(relay_republishes_only_what_an_older_redis_lacks)
+{
+    int published = 0;
+
+    for (int i = 0; i < 4; i++)
+        add(stream, "user.updated", "{}");
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 4);
+    /* as if Redis came back from an AOF written after the second event */
+    ck_assert_int_eq(ms_cache_cmd(cache, NULL, NULL, 3, (const char *[]){ "SET", MARKER, "2" }, NULL),
+                     MS_OK);
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 2);
+    ck_assert_int_eq(xlen(stream), 6);
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 0);
+}
+END_TEST
+
+START_TEST(relay_does_not_republish_rows_older_than_the_retention_window)
+{
+    int published = 0;
+
+    add(stream, "user.registered", "{}");
+    add(stream, "user.updated", "{}");
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    admin_exec("UPDATE outbox SET published_at = now() - interval '200 hours' WHERE id = 1");
+    forget_everything();
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK); /* default window: 168 h */
+    ck_assert_int_eq(published, 1);
+    ck_assert_int_eq(xlen(stream), 1);
+}
+END_TEST
+
+START_TEST(relay_with_nothing_kept_to_republish_records_redis_as_whole)
+{
+    int published = 0;
+    redisReply *r = NULL;
+
+    add(stream, "user.registered", "{}");
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    admin_exec("UPDATE outbox SET published_at = now() - interval '200 hours'");
+    forget_everything();
+    ck_assert_int_eq(relay(db, cache, &published), MS_OK);
+    ck_assert_int_eq(published, 0);
+    ck_assert_int_eq(ms_cache_cmd(cache, arena, &r, 2, (const char *[]){ "GET", MARKER }, NULL),
+                     MS_OK);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    ck_assert_str_eq(r->str, "1");
+}
+END_TEST
+
+/* ---- events leave at once: LISTEN/NOTIFY ---- */
+
+START_TEST(a_commit_that_writes_the_outbox_wakes_the_listener)
+{
+    struct ms_db *listener = ms_db_new(scratch_dsn, NULL, 0, 1000, 2000);
+
+    admin_exec(NOTIFY_FN_DDL);
+    admin_exec(NOTIFY_TRIGGER_DDL);
+    ck_assert_int_eq(ms_db_listen(listener, MS_OUTBOX_CHANNEL), MS_OK);
+    ck_assert_int_eq(ms_db_connect(listener), MS_OK);
+    ck_assert_int_eq(ms_db_wait_notify(listener, 50), 0);
+    admin_exec("BEGIN");
+    admin_exec("INSERT INTO outbox (stream, type, data) VALUES ('s', 't', '{}'), ('s', 't', '{}')");
+    ck_assert_int_eq(ms_db_wait_notify(listener, 50), 0); /* not before the commit */
+    admin_exec("COMMIT");
+    ck_assert_int_eq(ms_db_wait_notify(listener, 5000), 1);
+    ck_assert_int_eq(ms_db_wait_notify(listener, 50), 0); /* one commit, one wake-up */
+    admin_exec("INSERT INTO outbox (stream, type, data) VALUES ('s', 't', '{}')");
+    ck_assert_int_eq(ms_db_wait_notify(listener, 5000), 1);
+    ck_assert_int_eq(ms_db_listen(listener, "Bad; name"), MS_EINTERNAL);
+    ms_db_free(listener);
+}
+END_TEST
+
 Suite *outbox_suite(void);
 
 Suite *outbox_suite(void)
@@ -731,6 +864,11 @@ Suite *outbox_suite(void)
     tcase_add_test(relay_tc, relay_does_not_call_the_hook_when_nothing_was_published);
     tcase_add_test(relay_tc, relay_counts_published_events_in_the_metrics);
     tcase_add_test(relay_tc, relay_publishes_an_event_whose_xadd_failed_once_the_stream_accepts_it);
+    tcase_add_test(relay_tc, relay_republishes_the_retention_window_when_redis_lost_its_data);
+    tcase_add_test(relay_tc, relay_republishes_only_what_an_older_redis_lacks);
+    tcase_add_test(relay_tc, relay_does_not_republish_rows_older_than_the_retention_window);
+    tcase_add_test(relay_tc, relay_with_nothing_kept_to_republish_records_redis_as_whole);
+    tcase_add_test(relay_tc, a_commit_that_writes_the_outbox_wakes_the_listener);
     suite_add_tcase(s, relay_tc);
 
     tcase_add_unchecked_fixture(stats, scratch_create, scratch_drop);
