@@ -9,6 +9,7 @@
 
 #include "lib/arena.h"
 #include "lib/cache.h"
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/consumer.h"
 #include "lib/db.h"
@@ -42,6 +43,36 @@ static void nap(int ms)
             ;
         ms -= slice;
     }
+}
+
+/* Leave this worker's counters where the pool's /metrics finds them (at
+ * most once a second; best effort). */
+static void publish_metrics(struct ms_ctx *d)
+{
+    static int64_t last_ms;
+    int64_t now = ms_clock_mono_us() / 1000;
+    static const enum ms_metric sent[] = { MS_M_DB_ERRORS, MS_M_REDIS_ERRORS,
+                                           MS_M_EVENTS_PUBLISHED, MS_M_EVENTS_CONSUMED,
+                                           MS_M_EVENTS_DEAD };
+    const char *argv[2 + 2 * 5];
+    char key[96], fields[5][192], values[5][24];
+    int argc = 0;
+
+    if (last_ms && now - last_ms < 1000)
+        return;
+    last_ms = now;
+    snprintf(key, sizeof key, MS_METRICS_WORKERS_KEY "%s", d->service);
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        snprintf(fields[i], sizeof fields[i], "%s %s", ms_config.consumer_name,
+                 ms_metrics_counter_name(sent[i]));
+        snprintf(values[i], sizeof values[i], "%llu",
+                 (unsigned long long)ms_metrics_get(sent[i]));
+        argv[argc++] = fields[i];
+        argv[argc++] = values[i];
+    }
+    ms_cache_cmd(d->cache, NULL, NULL, argc, argv, NULL);
 }
 
 /* Wait up to ms for the outbox's NOTIFY, in slices like nap(): a SIGTERM
@@ -182,6 +213,8 @@ int ms_daemon_main(const struct ms_service *svc, ms_daemon_tick_fn *tick, void *
         d.err_msg = NULL;
         done = tick ? tick(&d, ctx) : 0;
         ms_arena_reset(d.arena); /* what the tick allocated dies with it */
+        if (done >= 0)
+            publish_metrics(&d);
         if (done > 0) {
             backoff = 0;
             continue;

@@ -156,9 +156,23 @@ static void render_histogram(struct ms_buf *out, const char *service,
     }
 }
 
+const char *ms_metrics_counter_name(enum ms_metric m)
+{
+    static const char *const names[MS_M_COUNT] = {
+        [MS_M_DB_ERRORS] = "db_errors",
+        [MS_M_REDIS_ERRORS] = "redis_errors",
+        [MS_M_EVENTS_PUBLISHED] = "events_published",
+        [MS_M_EVENTS_CONSUMED] = "events_consumed",
+        [MS_M_EVENTS_DEAD] = "events_dead",
+        [MS_M_WORKER_RESPAWNS] = "worker_respawns",
+    };
+
+    return m < MS_M_COUNT ? names[m] : "";
+}
+
 void ms_metrics_prometheus(struct ms_buf *out, const char *service,
                            const struct ms_metrics_route *routes, int nroutes, long outbox_pending,
-                           double oldest_pending_s)
+                           double oldest_pending_s, const struct ms_metrics_extra *extra)
 {
     static const struct {
         enum ms_metric m;
@@ -179,7 +193,19 @@ void ms_metrics_prometheus(struct ms_buf *out, const char *service,
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         ms_buf_addf(out, "# HELP %s %s\n# TYPE %s counter\n%s{service=\"%s\"} %llu\n",
                     counters[i].name, counters[i].help, counters[i].name, counters[i].name, service,
-                    (unsigned long long)load(&shm->counters[counters[i].m]));
+                    (unsigned long long)(load(&shm->counters[counters[i].m]) +
+                                         (extra ? extra->counters[counters[i].m] : 0)));
+    for (int i = 0; extra && i < extra->nstreams; i++) {
+        if (i == 0)
+            ms_buf_adds(out, "# HELP microshop_consumer_lag Entries of a stream the service's "
+                             "group has not read yet.\n# TYPE microshop_consumer_lag gauge\n"
+                             "# HELP microshop_consumer_pending Entries read and not yet "
+                             "acknowledged.\n# TYPE microshop_consumer_pending gauge\n");
+        ms_buf_addf(out, "microshop_consumer_lag{service=\"%s\",stream=\"%s\"} %lld\n", service,
+                    extra->streams[i].stream, extra->streams[i].lag);
+        ms_buf_addf(out, "microshop_consumer_pending{service=\"%s\",stream=\"%s\"} %lld\n",
+                    service, extra->streams[i].stream, extra->streams[i].pending);
+    }
     if (outbox_pending >= 0)
         ms_buf_addf(out,
                     "# HELP microshop_outbox_pending Events written but not yet relayed.\n"

@@ -42,11 +42,31 @@ uint64_t ms_metrics_get(enum ms_metric m);
 /* Epoch ms when the pool started. */
 int64_t ms_metrics_started_ms(void);
 
+/* What the service's workers (<svc>-worker, another process, maybe another
+ * host) counted, added to the pool's own counters when rendered; and the
+ * lag of each stream the service consumes. */
+struct ms_metrics_extra {
+    uint64_t counters[MS_M_COUNT];
+    int nstreams;
+    struct {
+        const char *stream;
+        long long lag;     /* entries not yet read by the group (-1: unknown) */
+        long long pending; /* read, not yet acknowledged */
+    } streams[8];
+};
+
 /* Prometheus text exposition of everything, with outbox gauges when
- * outbox_pending >= 0. */
+ * outbox_pending >= 0 and the workers' counters and consumer lag from extra
+ * (may be NULL). */
 void ms_metrics_prometheus(struct ms_buf *out, const char *service,
                            const struct ms_metrics_route *routes, int nroutes, long outbox_pending,
-                           double oldest_pending_s);
+                           double oldest_pending_s, const struct ms_metrics_extra *extra);
+
+/* Redis hash where each worker of service leaves its counters. */
+#define MS_METRICS_WORKERS_KEY "ms:metrics:workers:"
+
+/* Name of counter m in that hash ("events_published", …). */
+const char *ms_metrics_counter_name(enum ms_metric m);
 
 /* Node's JSON shape: service, timestamp, uptime, memory, cpu, plus requests. */
 void ms_metrics_json(struct ms_buf *out, const char *service);

@@ -111,6 +111,64 @@ static int live(struct ms_ctx *w, struct ms_req *req)
     return MS_OK;
 }
 
+/* What the service's workers counted (MS_METRICS_WORKERS_KEY<svc>, one field
+ * "<worker> <counter>" each) and the lag of the streams it consumes, best
+ * effort: Redis down leaves them out. */
+static void workers_metrics(struct ms_ctx *w, struct ms_metrics_extra *x)
+{
+    char key[96];
+    redisReply *r = NULL;
+
+    memset(x, 0, sizeof *x);
+    snprintf(key, sizeof key, MS_METRICS_WORKERS_KEY "%s", w->svc->name);
+    if (ms_cache_cmd(w->cache, w->arena, &r, 2, (const char *[]){ "HGETALL", key }, NULL) == MS_OK)
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            const char *f = r->element[i]->str, *sp = f ? strrchr(f, ' ') : NULL;
+
+            for (int m = 0; sp && m < MS_M_COUNT; m++)
+                if (strcmp(sp + 1, ms_metrics_counter_name((enum ms_metric)m)) == 0)
+                    x->counters[m] += strtoull(r->element[i + 1]->str, NULL, 10);
+        }
+    for (size_t i = 0; i < w->svc->nconsumers && x->nstreams < 8; i++) {
+        const char *stream = w->svc->consumers[i].stream;
+        int seen = 0;
+
+        for (int j = 0; j < x->nstreams; j++)
+            seen |= strcmp(x->streams[j].stream, stream) == 0;
+        if (seen)
+            continue;
+        x->streams[x->nstreams].stream = stream;
+        x->streams[x->nstreams].lag = -1;
+        x->streams[x->nstreams].pending = -1;
+        if (ms_cache_cmd(w->cache, w->arena, &r, 3, (const char *[]){ "XINFO", "GROUPS", stream },
+                         NULL) == MS_OK)
+            for (size_t g = 0; r->type == REDIS_REPLY_ARRAY && g < r->elements; g++) {
+                const redisReply *grp = r->element[g];
+                int mine = 0;
+                long long lag = -1, pend = -1;
+
+                for (size_t k = 0; grp->type == REDIS_REPLY_ARRAY && k + 1 < grp->elements; k += 2) {
+                    const char *name = grp->element[k]->str;
+                    const redisReply *v = grp->element[k + 1];
+
+                    if (!name)
+                        continue;
+                    if (strcmp(name, "name") == 0)
+                        mine = v->str && strcmp(v->str, w->svc->name) == 0;
+                    else if (strcmp(name, "lag") == 0 && v->type == REDIS_REPLY_INTEGER)
+                        lag = v->integer;
+                    else if (strcmp(name, "pending") == 0 && v->type == REDIS_REPLY_INTEGER)
+                        pend = v->integer;
+                }
+                if (mine) {
+                    x->streams[x->nstreams].lag = lag;
+                    x->streams[x->nstreams].pending = pend;
+                }
+            }
+        x->nstreams++;
+    }
+}
+
 static int metrics(struct ms_ctx *w, struct ms_req *req)
 {
     struct ms_metrics_route routes[MS_METRICS_MAX_ROUTES];
@@ -119,6 +177,7 @@ static int metrics(struct ms_ctx *w, struct ms_req *req)
     struct ms_buf b;
     long pending = -1;
     double oldest = 0;
+    struct ms_metrics_extra extra;
 
     ms_buf_init(&b, req->arena);
     if (format && strcmp(format, "json") == 0) {
@@ -134,7 +193,8 @@ static int metrics(struct ms_ctx *w, struct ms_req *req)
             (struct ms_metrics_route){ w->svc->routes[i].method, w->svc->routes[i].pattern };
     if (w->svc->outbox_stats && w->svc->outbox_stats(w, &pending, &oldest) < 0)
         pending = -1;
-    ms_metrics_prometheus(&b, w->svc->name, routes, n, pending, oldest);
+    workers_metrics(w, &extra);
+    ms_metrics_prometheus(&b, w->svc->name, routes, n, pending, oldest, &extra);
     ms_http_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.buf, b.len);
     return MS_OK;
 }

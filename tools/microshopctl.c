@@ -5,6 +5,8 @@
  *   microshopctl set-status <email> <active|suspended> [--force]
  *   microshopctl hash-time [cost] [n]           median seconds of one bcrypt hash
  *   microshopctl seed --products N               a demo catalogue in the product database
+ *   microshopctl events dead [list|show ID|replay ID|replay --all]
+ *                                                the dead letters of every consumer
  *
  * Reads the same environment as the services (DATABASE_URL, REDIS_URL, …).
  * Run from a checkout with none set, it uses the stand that `make up`
@@ -27,6 +29,8 @@
 #include "lib/auth.h"
 #include "lib/cache.h"
 #include "lib/clock.h"
+#include "lib/consumer.h"
+#include "lib/ctx.h"
 #include "lib/db.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -44,6 +48,7 @@ static void usage(void)
                     "       microshopctl set-status <email> <active|suspended> [--force]\n"
                     "       microshopctl hash-time [cost] [n]\n"
                     "       microshopctl seed --products N   (DATABASE_URL: the product database)\n"
+                    "       microshopctl events dead [list|show ID|replay ID|replay --all]\n"
                     "environment: DATABASE_URL, REDIS_URL; unset, the stand of `make up` "
                     "(var/stand.env)\n");
 }
@@ -549,6 +554,99 @@ static int cmd_seed(int argc, char **argv)
     return ok ? 0 : 1;
 }
 
+/* ---- events dead ---------------------------------------------------------- */
+
+static const char *field_of(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; fields && i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->str && strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str ? fields->element[i + 1]->str : "";
+    return "";
+}
+
+/* events dead list | show ID | replay ID | replay --all (REDIS_URL). */
+static int cmd_events(int argc, char **argv)
+{
+    const char *url = getenv("REDIS_URL");
+    const char *what = argc >= 2 ? argv[1] : "list";
+    struct ms_ctx ctx = { .service = "microshopctl" };
+    redisReply *r = NULL;
+    int rc = 1;
+
+    if (argc < 1 || strcmp(argv[0], "dead") != 0)
+        return usage(), 2;
+    if (strcmp(what, "list") != 0 && strcmp(what, "show") != 0 && strcmp(what, "replay") != 0)
+        return usage(), 2;
+    if (strcmp(what, "list") != 0 && argc != 3)
+        return usage(), 2;
+    ctx.cache = ms_cache_new(url && *url ? url : "redis://127.0.0.1:6379/0", 5000);
+    ctx.arena = ms_arena_new(0);
+    if (!ctx.cache || !ctx.arena)
+        goto out;
+    if (strcmp(what, "list") == 0 || (strcmp(what, "replay") == 0 && strcmp(argv[2], "--all") == 0)) {
+        int replay = strcmp(what, "replay") == 0, n = 0;
+
+        if (ms_cache_cmd(ctx.cache, ctx.arena, &r, 4,
+                         (const char *[]){ "XRANGE", MS_DEAD_STREAM, "-", "+" }, NULL) < 0) {
+            fprintf(stderr, "microshopctl: Redis is unreachable\n");
+            goto out;
+        }
+        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            const redisReply *e = r->element[i], *f = e->element[1];
+
+            if (replay) {
+                if (ms_consumer_replay_dead(&ctx, e->element[0]->str) < 0) {
+                    fprintf(stderr, "microshopctl: Redis is unreachable\n");
+                    goto out;
+                }
+                printf("replayed %s onto %s\n", e->element[0]->str, field_of(f, "stream"));
+            } else {
+                printf("%s  %s  %s  event %s  group %s  deliveries %s  reason: %s\n",
+                       e->element[0]->str, field_of(f, "stream"), field_of(f, "type"),
+                       field_of(f, "id"), field_of(f, "group"), field_of(f, "deliveries"),
+                       field_of(f, "reason"));
+            }
+            n++;
+        }
+        if (!replay)
+            printf("%d dead letter%s in " MS_DEAD_STREAM "\n", n, n == 1 ? "" : "s");
+        rc = 0;
+        goto out;
+    }
+    if (strcmp(what, "show") == 0) {
+        if (ms_cache_cmd(ctx.cache, ctx.arena, &r, 4,
+                         (const char *[]){ "XRANGE", MS_DEAD_STREAM, argv[2], argv[2] }, NULL) < 0) {
+            fprintf(stderr, "microshopctl: no such entry or Redis is unreachable\n");
+            goto out;
+        }
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+            fprintf(stderr, "microshopctl: no dead letter %s\n", argv[2]);
+            goto out;
+        }
+        {
+            const redisReply *f = r->element[0]->element[1];
+
+            printf("dead letter %s\n", argv[2]);
+            for (size_t i = 0; i + 1 < f->elements; i += 2)
+                printf("  %-12s %s\n", f->element[i]->str, f->element[i + 1]->str);
+        }
+        rc = 0;
+        goto out;
+    }
+    rc = ms_consumer_replay_dead(&ctx, argv[2]);
+    if (rc < 0)
+        fprintf(stderr, "microshopctl: Redis is unreachable\n");
+    else if (rc == 0)
+        fprintf(stderr, "microshopctl: no dead letter %s\n", argv[2]);
+    else
+        printf("replayed %s\n", argv[2]);
+    rc = rc == 1 ? 0 : 1;
+out:
+    ms_cache_free(ctx.cache);
+    ms_arena_free(ctx.arena);
+    return rc;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -595,6 +693,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "hash-time") == 0)
         return cmd_hash_time(argc - 2, argv + 2);
+    if (strcmp(argv[1], "events") == 0) {
+        load_stand(NULL);
+        return cmd_events(argc - 2, argv + 2);
+    }
     if (strcmp(argv[1], "seed") == 0) {
         load_stand("product");
         return cmd_seed(argc - 2, argv + 2);

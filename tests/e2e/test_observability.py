@@ -76,6 +76,19 @@ class Metrics(E2ECase):
         self.assertRegex(text, r'method="GET"')
         self.assertRegex(text, r'status="\d{3}"')
 
+    def test_worker_counters_reach_the_pool(self):
+        """The relay runs in user-worker, another process: what it publishes
+        is counted on the pool's /metrics (issue 8)."""
+        def published():
+            text = self.c.request("GET", "/metrics/user").body
+            m = re.search(r'(?m)^microshop_events_published_total\{service="user"\} (\d+)$', text)
+            return int(m.group(1)) if m else -1
+
+        before = published()
+        self.assertGreaterEqual(before, 0)
+        self.c.make_user(tag="metricsev")
+        wait_until(lambda: published() > before, 5, 0.1, "events_published counted on /metrics")
+
     def test_json_format(self):
         r = self.c.request("GET", "/metrics/user?format=json")
         self.assertEqual(r.status, 200, r)

@@ -38,7 +38,7 @@ static void teardown(void)
 static const char *render(long outbox_pending, double oldest_s)
 {
     ms_buf_reset(&out);
-    ms_metrics_prometheus(&out, "test", routes, 2, outbox_pending, oldest_s);
+    ms_metrics_prometheus(&out, "test", routes, 2, outbox_pending, oldest_s, NULL);
     return out.buf;
 }
 
@@ -313,6 +313,29 @@ START_TEST(json_has_the_node_shape_and_the_request_total)
 }
 END_TEST
 
+START_TEST(prometheus_adds_the_workers_counters_and_shows_consumer_lag)
+{
+    struct ms_metrics_extra x = { .nstreams = 1 };
+    const char *text;
+
+    ms_metrics_add(MS_M_EVENTS_PUBLISHED, 2);
+    x.counters[MS_M_EVENTS_PUBLISHED] = 40;
+    x.counters[MS_M_EVENTS_DEAD] = 3;
+    x.streams[0].stream = "events:order";
+    x.streams[0].lag = 7;
+    x.streams[0].pending = 1;
+    ms_buf_reset(&out);
+    ms_metrics_prometheus(&out, "test", routes, 2, -1, 0, &x);
+    text = out.buf;
+    assert_line(text, "microshop_events_published_total{service=\"test\"} 42");
+    assert_line(text, "microshop_events_dead_lettered_total{service=\"test\"} 3");
+    assert_line(text, "# TYPE microshop_consumer_lag gauge");
+    assert_line(text, "microshop_consumer_lag{service=\"test\",stream=\"events:order\"} 7");
+    assert_line(text, "microshop_consumer_pending{service=\"test\",stream=\"events:order\"} 1");
+    ck_assert_str_eq(ms_metrics_counter_name(MS_M_EVENTS_CONSUMED), "events_consumed");
+}
+END_TEST
+
 Suite *metrics_suite(void);
 
 Suite *metrics_suite(void)
@@ -352,6 +375,7 @@ Suite *metrics_suite(void)
     tcase_add_test(tc_prometheus, prometheus_writes_every_counter_with_its_value);
     tcase_add_test(tc_prometheus, prometheus_writes_outbox_gauges_when_pending_is_known);
     tcase_add_test(tc_prometheus, prometheus_leaves_out_outbox_gauges_when_pending_is_negative);
+    tcase_add_test(tc_prometheus, prometheus_adds_the_workers_counters_and_shows_consumer_lag);
     tcase_add_test(tc_prometheus, prometheus_writes_the_uptime);
     tcase_add_test(tc_prometheus, prometheus_ends_with_a_newline);
     suite_add_tcase(s, tc_prometheus);
