@@ -47,7 +47,7 @@ SAN_BINS := $(foreach s,$(SERVICES),build/san/bin/$(s)-fcgi build/san/bin/$(s)-w
             build/san/bin/microshopctl
 
 .PHONY: all san deps test unit e2e up down migrate bench clean status
-all: $(REL_BINS) build/rel/bin/unit-tests
+all: $(REL_BINS) build/rel/bin/unit-tests build/rel/bin/bench-relay
 san: $(SAN_BINS) build/san/bin/unit-tests
 
 # `make V=1` shows the full commands.
@@ -85,6 +85,12 @@ build/san/bin/microshopctl: $(call objs,san,$(TOOL_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# make bench's relay latency probe (bench/relay_latency.c)
+build/rel/bin/bench-relay: build/rel/bench/relay_latency.o
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
 build/rel/bin/unit-tests: $(call objs,rel,$(UNIT_SRC) $(SVC_COMMON_SRC) $(LIB_SRC))
 	@mkdir -p $(dir $@)

@@ -320,6 +320,7 @@ def main():
                 results.setdefault(name, []).append(fn())
                 print("run %d  %-32s %10.1f req/s" % (run + 1, name, results[name][-1]["rps"]),
                       file=sys.stderr)
+        relay = relay_latency(cluster)
         rss = worker_rss_kib(cluster.pool_worker_pids())
         product["rss"] = worker_rss_kib(cluster.pool_worker_pids("product"))
         product["path"] = listing_path
@@ -327,10 +328,26 @@ def main():
         if peer:
             stop_node_peer(peer, node_proc)
         cluster.stop()
-    report(results, statistics.median(hashes), rss, product)
+    report(results, statistics.median(hashes), rss, product, relay)
 
 
-def report(results, t_hash, rss, product):
+def relay_latency(cluster, n=300, runs=3):
+    """Commit → stream entry through the user worker, at rest (bench/relay_latency.c):
+    median, p99 and max in ms of n events, for each of runs runs."""
+    out = []
+    for _ in range(runs):
+        r = subprocess.run([os.path.join(ROOT, "build", "rel", "bin", "bench-relay"),
+                            cluster.database_url("user"), cluster.redis.url(), str(n)],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("bench-relay failed: %s" % r.stderr)
+        p50, p99, mx, count = r.stdout.split()
+        out.append({"p50": float(p50), "p99": float(p99), "max": float(mx), "n": int(count)})
+        print("relay latency  p50 %s ms  p99 %s ms" % (p50, p99), file=sys.stderr)
+    return out
+
+
+def report(results, t_hash, rss, product, relay=None):
     base = median(results["nginx return 200"], "rps")
     ceiling = CORES / t_hash
     lines = ["# make bench — %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "",
@@ -362,6 +379,16 @@ def report(results, t_hash, rss, product):
             median(results["Node GET /api/auth/me"], "rps")))
     lines.append("Pool worker RSS after the run: %s KiB (max %.1f MiB)." % (
         ", ".join(str(r) for r in rss), max(rss) / 1024 if rss else 0))
+    if relay:
+        lines += ["", "## Events: commit → stream entry", "",
+                  "%d events one at a time at rest through user-worker (LISTEN/NOTIFY wakes the "
+                  "relay; RELAY_INTERVAL_MS is only the safety net): from the commit's "
+                  "acknowledgement to XREAD returning the entry (bench/relay_latency.c)." %
+                  relay[0]["n"],
+                  "Median of the runs' medians **%.2f ms**, p99 %.2f ms (runs: %s)." % (
+                      statistics.median(r["p50"] for r in relay),
+                      statistics.median(r["p99"] for r in relay),
+                      " / ".join("p50 %.2f p99 %.2f" % (r["p50"], r["p99"]) for r in relay))]
     if product:
         listing = median(results[LISTING], "rps")
         lines += ["", "## Product service", "",
