@@ -14,7 +14,8 @@
 SHELL := /bin/bash
 CC ?= gcc
 PKGS := fcgi libpq hiredis libcjson libjwt libcrypt openssl
-SERVICES := user product
+# The services, in start order: the first word of each line of services.list.
+SERVICES := $(shell sed -e 's/\#.*//' services.list | awk 'NF { print $$1 }')
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread

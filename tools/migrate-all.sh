@@ -30,9 +30,8 @@ fi
 
 cd "$ROOT" # microshopctl reads migrations/<service>/ from here
 n=0
-for dir in migrations/*/; do
-    svc=$(basename "$dir")
-    [ "$svc" != common ] || continue # applied with each service's own
+for svc in $(sed -e 's/#.*//' services.list | awk 'NF { print $1 }'); do
+    dir=migrations/$svc/
     compgen -G "$dir*.sql" >/dev/null || {
         echo "migrate: $svc: no migrations yet"
         continue

@@ -198,6 +198,38 @@ emit() {
     fi
 }
 
+# The services of services.list: SVC_NAMES (in order) and SVC_PATHS[name].
+SERVICES_LIST=${SERVICES_LIST:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/services.list}
+[ -r "$SERVICES_LIST" ] || die "cannot read $SERVICES_LIST (SERVICES_LIST)"
+SVC_NAMES=()
+declare -A SVC_PATHS
+while read -r svc paths; do
+    [[ -z $svc || $svc == \#* ]] && continue
+    [[ $svc =~ ^[a-z][a-z0-9]*$ ]] || die "$SERVICES_LIST: '$svc' is not a service name"
+    [[ -n $paths && $paths =~ ^[a-z0-9\ -]+$ ]] || die "$SERVICES_LIST: $svc needs its /api path prefixes"
+    SVC_NAMES+=("$svc")
+    SVC_PATHS[$svc]=$paths
+done <"$SERVICES_LIST"
+((${#SVC_NAMES[@]} > 0)) || die "$SERVICES_LIST names no service"
+VARS[DEFAULT_POOL]=${SVC_NAMES[0]}_pool
+
+# {{services upstreams|routes}} at indentation $2.
+emit_services() {
+    local what=$1 indent=$2 svc var opt alts
+    for svc in "${SVC_NAMES[@]}"; do
+        var=UPSTREAM_$(tr 'a-z-' 'A-Z_' <<<"$svc")
+        [ "$svc" = "${SVC_NAMES[0]}" ] && opt="" || opt="?"
+        case $what in
+        upstreams) emit "${indent}upstream ${svc}_pool { server @${var}${opt}@; }" ;;
+        routes)
+            alts=${SVC_PATHS[$svc]// /|}
+            emit "${indent}~^/(?:api/(?:${alts})|(?:health|metrics)/${svc})(?:/|\$)  ${svc}_pool;"
+            ;;
+        *) die "template uses unknown {{services $what}}" ;;
+        esac
+    done
+}
+
 condition() {
     case $1 in
     TLS) [ -n "$HTTPS_PORT" ] ;;
@@ -254,6 +286,7 @@ render() {
                 BLOCKS[$arg]=""
                 ;;
             use) $skip || use_block "$arg" "${BASH_REMATCH[1]}" ;;
+            services) $skip || emit_services "$arg" "${BASH_REMATCH[1]}" ;;
             *) die "line $lineno: unknown marker {{$kw}}" ;;
             esac
             continue

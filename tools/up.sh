@@ -48,15 +48,18 @@ SECRETS=$VAR/secrets.env
 STAND=$VAR/stand.env
 BIN_DIR=${BIN_DIR:-$ROOT/bin}
 
-# Services in start order; each has bin/<svc>-fcgi (pool on var/run/<svc>.sock,
-# reached by nginx as UPSTREAM_<SVC>), bin/<svc>-worker and the database
-# microshop_<svc>. Adding a service: one word here (and its lines in
-# nginx/microshop.conf.in). REQUIRED_SERVICES must be built; the others are
-# started when they are.
-SERVICES=(user product)
-REQUIRED_SERVICES=(user)
-DATABASES=(microshop_user microshop_product microshop_order microshop_payment
-           microshop_notification)
+# Services in start order, from services.list; each has bin/<svc>-fcgi (pool
+# on var/run/<svc>.sock, reached by nginx as UPSTREAM_<SVC>), bin/<svc>-worker
+# and the database microshop_<svc>. The first must be built (it renders the
+# 404s); the others are started when they are.
+mapfile -t SERVICES < <(sed -e 's/#.*//' "$ROOT/services.list" | awk 'NF { print $1 }')
+((${#SERVICES[@]} > 0)) || {
+    echo "up: services.list names no service" >&2
+    exit 1
+}
+REQUIRED_SERVICES=("${SERVICES[0]}")
+DATABASES=()
+for s in "${SERVICES[@]}"; do DATABASES+=("microshop_$s"); done
 
 PG_PORT=${PG_PORT:-5433}
 REDIS_PORT=${REDIS_PORT:-6380}

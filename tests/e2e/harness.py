@@ -37,6 +37,20 @@ import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+
+def _services():
+    """The services of services.list, in order (the first renders the 404s)."""
+    out = []
+    with open(os.path.join(ROOT, "services.list")) as f:
+        for line in f:
+            words = line.split("#", 1)[0].split()
+            if words:
+                out.append(words[0])
+    return tuple(out)
+
+
+SERVICES = _services()
 PG_BIN = "/usr/lib/postgresql/15/bin"
 NODE_SECRET = "your-super-secret-jwt-key-change-in-production"
 NODE_REFRESH_SECRET = "your-super-secret-refresh-key-change-in-production"

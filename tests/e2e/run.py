@@ -28,7 +28,8 @@ import harness  # noqa: E402
 
 ORDER = ["test_observability", "test_auth", "test_users", "test_hostile", "test_utf8", "test_events",
          "test_node_dropin", "test_products", "test_product_plans", "test_state_sql",
-         "test_stand", "test_event_flow", "test_failures"]
+         "test_stand", "test_event_flow", "test_matrix",
+         "test_failures"]
 
 
 class Result(unittest.TextTestResult):

@@ -25,6 +25,7 @@ def setUpModule():
     root = os.path.join(harness.workdir(), "checkout")
     for d in ("tools", "nginx", "migrations"):
         shutil.copytree(os.path.join(harness.ROOT, d), os.path.join(root, d))
+    shutil.copy2(os.path.join(harness.ROOT, "services.list"), root)
     os.makedirs(os.path.join(root, "bin"))
     for b in BINS:
         src = os.path.join(harness.bindir(), b)
