@@ -114,48 +114,6 @@ int product_h_inventory(struct ms_req *req)
     return MS_OK;
 }
 
-struct adjust_ctx {
-    struct ms_req *req;
-    const char *product_id, *warehouse_id, *delta, *reason;
-    char quantity[24], reserved[24], available[24];
-};
-
-static int adjust_tx(struct ms_db *db, void *p)
-{
-    struct adjust_ctx *c = p;
-    const char *pw[] = { c->product_id, c->warehouse_id };
-    PGresult *res = NULL;
-    int rc;
-
-    if ((rc = ms_db_exec(db, NULL, INVENTORY_ENSURE, pw, NULL)) < 0)
-        return rc;
-    rc = ms_db_exec(db, NULL, INVENTORY_ADJUST,
-                    (const char *[]){ c->product_id, c->warehouse_id, c->delta }, &res);
-    if (rc == 0)
-        rc = ms_http_fail(c->req, MS_ECONFLICT, "Quantity cannot drop below the reserved stock");
-    if (rc < 0) {
-        PQclear(res);
-        return rc;
-    }
-    snprintf(c->quantity, sizeof c->quantity, "%s", PQgetvalue(res, 0, 0));
-    snprintf(c->reserved, sizeof c->reserved, "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
-    rc = ms_db_exec(db, NULL, MOVEMENT_INSERT,
-                    (const char *[]){ c->product_id, c->warehouse_id, c->delta, c->reason,
-                                      c->quantity,
-                                      c->req->caller.user_id[0] ? c->req->caller.user_id : NULL },
-                    NULL);
-    if (rc < 0)
-        return rc;
-    rc =
-        ms_db_exec(db, NULL, PRODUCT_AVAILABLE_ADD,
-                   (const char *[]){ c->product_id, c->delta, c->warehouse_id, c->quantity }, &res);
-    if (rc == 1)
-        snprintf(c->available, sizeof c->available, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return rc < 0 ? rc : MS_OK;
-}
-
 /* A body reference (product_id / warehouse_id) that must name an existing row. */
 static void check_ref(struct ms_req *req, const cJSON *body, const char *field, int stmt,
                       const char *id, const char *missing, int *rc)
@@ -173,7 +131,8 @@ static void check_ref(struct ms_req *req, const cJSON *body, const char *field, 
 
 int product_h_adjust(struct ms_req *req)
 {
-    struct adjust_ctx c = { .req = req };
+    struct product_stock_change c = { .actor_id = req->caller.user_id[0] ? req->caller.user_id
+                                                                          : NULL };
     const cJSON *body, *delta;
     cJSON *data;
     int rc;
@@ -199,7 +158,7 @@ int product_h_adjust(struct ms_req *req)
         delta->valuedouble < -DELTA_MAX)
         ms_http_verr(req, "delta", "Delta must be a non-zero integer", delta);
     else
-        c.delta = ms_arena_printf(req->arena, "%ld", (long)delta->valuedouble);
+        c.delta = (long)delta->valuedouble;
     if (ms_json_str(body, "reason", &c.reason) != MS_JSON_OK || ms_utf8_len(c.reason) < 1 ||
         ms_utf8_len(c.reason) > 255)
         ms_http_verr(req, "reason", "Reason must be between 1 and 255 characters",
@@ -212,7 +171,7 @@ int product_h_adjust(struct ms_req *req)
         return rc;
     if (ms_http_verr_count(req))
         return MS_EINVALID;
-    rc = ms_db_tx(req->ctx->db, adjust_tx, &c);
+    rc = product_stock_adjust(req->ctx, &c);
     if (rc == MS_EINVALID && !ms_http_verr_count(req)) {
         /* 22003: the quantity or the product's total would leave the integer range */
         ms_http_verr(req, "delta", "Delta would take the stock out of range", delta);
@@ -224,11 +183,11 @@ int product_h_adjust(struct ms_req *req)
     data = cJSON_CreateObject();
     cJSON_AddStringToObject(data, "product_id", c.product_id);
     cJSON_AddStringToObject(data, "warehouse_id", c.warehouse_id);
-    cJSON_AddNumberToObject(data, "delta", strtod(c.delta, NULL));
-    cJSON_AddNumberToObject(data, "quantity", strtod(c.quantity, NULL));
-    cJSON_AddNumberToObject(data, "reserved", strtod(c.reserved, NULL));
-    cJSON_AddNumberToObject(data, "available", strtod(c.quantity, NULL) - strtod(c.reserved, NULL));
-    cJSON_AddNumberToObject(data, "stock", strtod(c.available, NULL));
+    cJSON_AddNumberToObject(data, "delta", (double)c.delta);
+    cJSON_AddNumberToObject(data, "quantity", (double)c.quantity);
+    cJSON_AddNumberToObject(data, "reserved", (double)c.reserved);
+    cJSON_AddNumberToObject(data, "available", (double)(c.quantity - c.reserved));
+    cJSON_AddNumberToObject(data, "stock", (double)c.stock);
     ms_http_ok(req, 200, data);
     return MS_OK;
 }

@@ -87,6 +87,28 @@ int product_h_warehouses(struct ms_req *req);
 int product_h_warehouse_create(struct ms_req *req);
 int product_h_inventory(struct ms_req *req);
 int product_h_adjust(struct ms_req *req);
+
+/* ---- stock.c: stock changes, shared by handlers and event consumers ------ */
+
+struct ms_ctx;
+
+struct product_stock_change {
+    const char *product_id, *warehouse_id; /* lower-case UUIDs of existing rows */
+    long delta;                            /* non-zero */
+    const char *reason;                    /* the ledger's reason */
+    const char *actor_id;                  /* the admin's user id, or NULL (an event) */
+    long quantity, reserved;               /* out: the row after the change */
+    long stock;                            /* out: the product's available total */
+};
+
+/* Move one inventory row by delta inside the caller's transaction on
+ * ctx->db: its ledger row and products.available with it. MS_OK;
+ * MS_ECONFLICT when the quantity would drop below what is reserved;
+ * MS_EINVALID when it would leave the integer range (22003); MS_EUNAVAIL. */
+int product_stock_apply(struct ms_ctx *ctx, struct product_stock_change *c);
+
+/* product_stock_apply in a transaction of its own. */
+int product_stock_adjust(struct ms_ctx *ctx, struct product_stock_change *c);
 int product_h_movements(struct ms_req *req);
 
 /* The path's :id as a UUID, or MS_EINVALID with errors[{field "id", message}]. */
