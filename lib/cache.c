@@ -256,6 +256,30 @@ lost:
     return MS_EUNAVAIL;
 }
 
+const char *ms_cache_get_text(struct ms_cache *c, struct ms_arena *arena, const char *key)
+{
+    redisReply *r = NULL;
+
+    if (ms_cache_cmd(c, arena, &r, 2, (const char *[]){ "GET", key }, NULL) == MS_OK && r &&
+        r->type == REDIS_REPLY_STRING)
+        return r->str;
+    if (r && !arena)
+        freeReplyObject(r);
+    return NULL;
+}
+
+int ms_cache_put_text(struct ms_cache *c, const char *key, const char *text, long ttl_s)
+{
+    char ttl[24];
+    int rc;
+
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    rc = ms_cache_cmd(c, NULL, NULL, 5, (const char *[]){ "SET", key, text, "EX", ttl }, NULL);
+    if (rc < 0)
+        ms_log(MS_LOG_DEBUG, "could not cache %s in redis", key);
+    return rc;
+}
+
 int ms_cache_ping(struct ms_cache *c)
 {
     int64_t t0 = ms_clock_mono_us();

@@ -34,6 +34,15 @@ int ms_cache_cmd(struct ms_cache *c, struct ms_arena *arena, redisReply **out, i
 int ms_cache_pipeline(struct ms_cache *c, struct ms_arena *arena, int n, const int *argcs,
                       const char *const *const *cmds, redisReply **out);
 
+/* Cache-aside, read: the string stored at key (the reply dies with arena), or
+ * NULL when there is none or Redis does not answer; either way the caller
+ * reads the database. */
+const char *ms_cache_get_text(struct ms_cache *c, struct ms_arena *arena, const char *key);
+
+/* Cache-aside, write: store text at key for ttl_s seconds. MS_OK, or the
+ * failure (logged at debug: a cache that is down only costs a read). */
+int ms_cache_put_text(struct ms_cache *c, const char *key, const char *text, long ttl_s);
+
 /* PING round trip; latency in ms (>= 0) or MS_EUNAVAIL. */
 int ms_cache_ping(struct ms_cache *c);
 

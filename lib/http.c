@@ -9,6 +9,7 @@
 #include "lib/arena.h"
 #include "lib/ctx.h"
 #include "lib/utf8.h"
+#include "lib/validate.h"
 #include "lib/banned.h"
 
 void ms_http_json_delete(void *json)
@@ -36,6 +37,31 @@ const char *ms_http_param(const struct ms_req *req, const char *name)
         if (strcmp(req->params[i].key, name) == 0)
             return req->params[i].val;
     return NULL;
+}
+
+const char *ms_http_uuid_lower(struct ms_req *req, const char *uuid)
+{
+    char *out = ms_arena_strdup(req->arena, uuid);
+
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    return out;
+}
+
+int ms_http_path_uuid(struct ms_req *req, const char *message, const char **id)
+{
+    cJSON *v;
+
+    *id = ms_http_param(req, "id");
+    if (*id && ms_valid_uuid(*id)) {
+        *id = ms_http_uuid_lower(req, *id);
+        return MS_OK;
+    }
+    v = cJSON_CreateString(*id ? *id : "");
+    ms_http_verr(req, "id", message, v);
+    cJSON_Delete(v);
+    return MS_EINVALID;
 }
 
 static int hexval(char c)

@@ -81,6 +81,14 @@ void ms_http_req_init(struct ms_req *req, struct ms_arena *arena, struct ms_ctx 
 /* Path parameter by name (router-filled), NULL if absent. */
 const char *ms_http_param(const struct ms_req *req, const char *name);
 
+/* The path's :id as a UUID in lower case (one spelling for keys and owner
+ * checks), or MS_EINVALID with SPEC's errors[{"field":"id","message":message,
+ * "value":…}] ("Invalid user ID", "Invalid product ID", …). */
+int ms_http_path_uuid(struct ms_req *req, const char *message, const char **id);
+
+/* A UUID in lower case (arena copy). */
+const char *ms_http_uuid_lower(struct ms_req *req, const char *uuid);
+
 /* Query parameter by name, URL-decoded; NULL if absent. A repeated key gives
  * the first value. */
 const char *ms_http_query(struct ms_req *req, const char *name);

@@ -8,6 +8,7 @@
 #include "lib/cache.h"
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/ctx.h"
 #include "lib/db.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -256,4 +257,9 @@ int ms_outbox_stats(struct ms_db *db, long *pending, double *oldest_s)
     *oldest_s = strtod(PQgetvalue(r, 0, 1), NULL);
     PQclear(r);
     return MS_OK;
+}
+
+int ms_outbox_ctx_stats(struct ms_ctx *ctx, long *pending, double *oldest_s)
+{
+    return ms_outbox_stats(ctx->db, pending, oldest_s);
 }

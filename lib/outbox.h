@@ -42,4 +42,10 @@ int ms_outbox_relay_once(struct ms_db *db, struct ms_cache *cache, const char *s
 /* Rows not yet published and the age in seconds of the oldest. */
 int ms_outbox_stats(struct ms_db *db, long *pending, double *oldest_s);
 
+struct ms_ctx;
+
+/* ms_outbox_stats on ctx->db: the ms_service.outbox_stats hook of a service
+ * with an outbox. */
+int ms_outbox_ctx_stats(struct ms_ctx *ctx, long *pending, double *oldest_s);
+
 #endif

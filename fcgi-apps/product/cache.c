@@ -28,8 +28,3 @@ void product_cache_drop_categories(struct ms_cache *cache)
                      NULL) < 0)
         ms_log(MS_LOG_WARN, "could not drop the cached categories");
 }
-
-const char *product_cache_ttl(struct ms_req *req)
-{
-    return ms_arena_printf(req->arena, "%ld", ms_config.cache_ttl_s);
-}

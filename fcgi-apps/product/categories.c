@@ -78,7 +78,7 @@ int product_h_categories(struct ms_req *req)
     const char *tree = ms_http_query(req, "tree");
     int want_tree = tree && strcmp(tree, "true") == 0;
     const char *key = want_tree ? KEY_TREE : KEY_FLAT;
-    redisReply *hit = NULL;
+    const char *hit;
     PGresult *res = NULL;
     cJSON *flat, *data;
     char *text;
@@ -88,11 +88,9 @@ int product_h_categories(struct ms_req *req)
         ms_http_verr(req, "tree", "tree must be true or false", NULL);
         return MS_EINVALID;
     }
-    if (ms_cache_cmd(req->ctx->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
-                     NULL) == MS_OK &&
-        hit && hit->type == REDIS_REPLY_STRING) {
+    if ((hit = ms_cache_get_text(req->ctx->cache, req->arena, key)) != NULL) {
         data = cJSON_CreateObject();
-        cJSON_AddItemToObject(data, "categories", cJSON_CreateRaw(hit->str));
+        cJSON_AddItemToObject(data, "categories", cJSON_CreateRaw(hit));
         ms_http_ok(req, 200, data);
         return MS_OK;
     }
@@ -110,8 +108,7 @@ int product_h_categories(struct ms_req *req)
     }
     text = cJSON_PrintUnformatted(flat);
     if (text) {
-        ms_cache_cmd(req->ctx->cache, NULL, NULL, 5,
-                     (const char *[]){ "SET", key, text, "EX", product_cache_ttl(req) }, NULL);
+        ms_cache_put_text(req->ctx->cache, key, text, ms_config.cache_ttl_s);
         cJSON_free(text);
     }
     data = cJSON_CreateObject();
@@ -243,7 +240,7 @@ int product_h_category_update(struct ms_req *req)
     const cJSON *body;
     int rc, n;
 
-    if ((rc = product_path_id(req, "Invalid category ID", &c.id)) < 0 ||
+    if ((rc = ms_http_path_uuid(req, "Invalid category ID", &c.id)) < 0 ||
         (rc = ms_http_json(req, &body)) < 0 || (rc = parse_category(req, body, 0, &c.in)) < 0)
         return rc;
     rc = ms_db_tx(req->ctx->db, update_tx, &c);
@@ -267,7 +264,7 @@ int product_h_category_delete(struct ms_req *req)
     const char *id;
     int rc;
 
-    if ((rc = product_path_id(req, "Invalid category ID", &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid category ID", &id)) < 0)
         return rc;
     rc = ms_db_exec(req->ctx->db, req->arena, CATEGORY_USAGE, (const char *[]){ id }, &res);
     if (rc < 0)

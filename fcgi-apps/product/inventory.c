@@ -13,6 +13,7 @@
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/json.h"
+#include "lib/page.h"
 #include "lib/validate.h"
 #include "lib/utf8.h"
 #include "lib/banned.h"
@@ -34,31 +35,13 @@ static int valid_code(const char *s)
 
 int product_h_warehouses(struct ms_req *req)
 {
-    PGresult *count = NULL, *rows = NULL;
     long page, limit;
-    cJSON *list, *data;
-    int rc, n;
+    int rc;
 
     if ((rc = ms_pagination(req, 10, &page, &limit)) < 0)
         return rc;
-    if ((rc = ms_db_exec(req->ctx->db, req->arena, WAREHOUSE_COUNT, NULL, &count)) < 0)
-        return rc;
-    n = ms_db_exec(req->ctx->db, req->arena, WAREHOUSE_LIST,
-                   (const char *[]){ ms_arena_printf(req->arena, "%ld", limit),
-                                     ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
-                   &rows);
-    if (n < 0)
-        return n;
-    list = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
-    data = cJSON_CreateObject();
-    cJSON_AddItemToObject(data, "warehouses", list);
-    cJSON_AddItemToObject(
-        data, "pagination",
-        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
-    ms_http_ok(req, 200, data);
-    return MS_OK;
+    return ms_page_answer(req, "warehouses", WAREHOUSE_COUNT, WAREHOUSE_LIST, NULL, 0, page,
+                          limit);
 }
 
 int product_h_warehouse_create(struct ms_req *req)
@@ -96,7 +79,7 @@ int product_h_inventory(struct ms_req *req)
     cJSON *data;
     int rc;
 
-    if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid product ID", &id)) < 0)
         return rc;
     rc = ms_db_exec(req->ctx->db, NULL, PRODUCT_EXISTS, (const char *[]){ id }, NULL);
     if (rc < 0)
@@ -144,7 +127,7 @@ int product_h_adjust(struct ms_req *req)
         ms_http_verr(req, "product_id", "Product not found", ms_json_item(body, "product_id"));
         c.product_id = NULL;
     } else {
-        c.product_id = product_lower_uuid(req, c.product_id);
+        c.product_id = ms_http_uuid_lower(req, c.product_id);
     }
     if (ms_json_str(body, "warehouse_id", &c.warehouse_id) != MS_JSON_OK ||
         !ms_valid_uuid(c.warehouse_id)) {
@@ -195,10 +178,8 @@ int product_h_adjust(struct ms_req *req)
 int product_h_movements(struct ms_req *req)
 {
     const char *product = ms_http_query(req, "product_id");
-    PGresult *count = NULL, *rows = NULL;
     long page, limit;
-    cJSON *list, *data;
-    int rc, n;
+    int rc;
 
     rc = ms_pagination(req, 10, &page, &limit);
     if (product && !ms_valid_uuid(product)) {
@@ -209,23 +190,6 @@ int product_h_movements(struct ms_req *req)
     }
     if (rc < 0 || ms_http_verr_count(req))
         return MS_EINVALID;
-    if ((rc = ms_db_exec(req->ctx->db, req->arena, MOVEMENT_COUNT, (const char *[]){ product },
-                         &count)) < 0)
-        return rc;
-    n = ms_db_exec(req->ctx->db, req->arena, MOVEMENT_LIST,
-                   (const char *[]){ product, ms_arena_printf(req->arena, "%ld", limit),
-                                     ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
-                   &rows);
-    if (n < 0)
-        return n;
-    list = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
-    data = cJSON_CreateObject();
-    cJSON_AddItemToObject(data, "movements", list);
-    cJSON_AddItemToObject(
-        data, "pagination",
-        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
-    ms_http_ok(req, 200, data);
-    return MS_OK;
+    return ms_page_answer(req, "movements", MOVEMENT_COUNT, MOVEMENT_LIST,
+                          (const char *[]){ product }, 1, page, limit);
 }

@@ -69,9 +69,6 @@ int category_would_cycle(const struct category_edge *edges, size_t n, const char
 void product_cache_drop(struct ms_cache *cache, const char *product_id);
 void product_cache_drop_categories(struct ms_cache *cache);
 
-/* CACHE_TTL_S as the text a Redis SET … EX wants (request arena). */
-const char *product_cache_ttl(struct ms_req *req);
-
 /* ---- handlers ----------------------------------------------------------------- */
 
 int product_h_list(struct ms_req *req);
@@ -110,12 +107,6 @@ int product_stock_apply(struct ms_ctx *ctx, struct product_stock_change *c);
 /* product_stock_apply in a transaction of its own. */
 int product_stock_adjust(struct ms_ctx *ctx, struct product_stock_change *c);
 int product_h_movements(struct ms_req *req);
-
-/* The path's :id as a UUID, or MS_EINVALID with errors[{field "id", message}]. */
-int product_path_id(struct ms_req *req, const char *message, const char **id);
-
-/* A valid UUID in lower case (arena copy): the one spelling used in keys. */
-const char *product_lower_uuid(struct ms_req *req, const char *uuid);
 
 extern const struct ms_service product_service;
 

@@ -16,36 +16,11 @@
 #include "lib/db.h"
 #include "lib/http.h"
 #include "lib/json.h"
+#include "lib/page.h"
 #include "lib/money.h"
 #include "lib/validate.h"
 #include "lib/utf8.h"
 #include "lib/banned.h"
-
-int product_path_id(struct ms_req *req, const char *message, const char **id)
-{
-    cJSON *v;
-
-    *id = ms_http_param(req, "id");
-    if (*id && ms_valid_uuid(*id)) {
-        /* one spelling per id: cache keys must not depend on the client's case */
-        *id = product_lower_uuid(req, *id);
-        return MS_OK;
-    }
-    v = cJSON_CreateString(*id ? *id : "");
-    ms_http_verr(req, "id", message, v);
-    cJSON_Delete(v);
-    return MS_EINVALID;
-}
-
-const char *product_lower_uuid(struct ms_req *req, const char *uuid)
-{
-    char *out = ms_arena_strdup(req->arena, uuid);
-
-    for (char *p = out; *p; p++)
-        if (*p >= 'A' && *p <= 'F')
-            *p = (char)(*p - 'A' + 'a');
-    return out;
-}
 
 /* Record an invalid query parameter (its value echoed). */
 static void bad_query(struct ms_req *req, const char *name, const char *value, const char *msg)
@@ -69,7 +44,7 @@ static int parse_filter(struct ms_req *req, struct product_filter *f)
     f->offset = (page - 1) * limit;
     if (category && !ms_valid_uuid(category))
         bad_query(req, "category", category, "Invalid category ID");
-    f->category = category && ms_valid_uuid(category) ? product_lower_uuid(req, category) : NULL;
+    f->category = category && ms_valid_uuid(category) ? ms_http_uuid_lower(req, category) : NULL;
     if (search && *search && ms_utf8_valid(search, strlen(search)) && ms_utf8_len(search) <= 500)
         f->search = search;
     else if (search && *search)
@@ -98,7 +73,6 @@ int product_h_list(struct ms_req *req)
     struct product_query q;
     PGresult *count = NULL, *rows = NULL;
     long page;
-    cJSON *items, *data;
     int rc, n;
 
     if ((rc = parse_filter(req, &f)) < 0)
@@ -111,34 +85,23 @@ int product_h_list(struct ms_req *req)
     n = ms_db_exec_sql(req->ctx->db, req->arena, q.list.buf, q.nparams, q.params, &rows);
     if (n < 0)
         return n;
-    items = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
-    data = cJSON_CreateObject();
-    cJSON_AddItemToObject(data, "products", items);
-    cJSON_AddItemToObject(
-        data, "pagination",
-        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, f.limit));
-    ms_http_ok(req, 200, data);
+    ms_page_ok(req, "products", rows, strtol(PQgetvalue(count, 0, 0), NULL, 10), page, f.limit);
     return MS_OK;
 }
 
 int product_h_get(struct ms_req *req)
 {
-    redisReply *hit = NULL;
     PGresult *res = NULL;
-    const char *id;
+    const char *id, *hit;
     char key[80];
     int rc;
 
-    if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid product ID", &id)) < 0)
         return rc;
     snprintf(key, sizeof key, "ms:product:%s", id);
     /* Redis down is not an error here: the database answers */
-    if (ms_cache_cmd(req->ctx->cache, req->arena, &hit, 2, (const char *[]){ "GET", key },
-                     NULL) == MS_OK &&
-        hit && hit->type == REDIS_REPLY_STRING) {
-        ms_http_ok(req, 200, cJSON_CreateRaw(hit->str));
+    if ((hit = ms_cache_get_text(req->ctx->cache, req->arena, key)) != NULL) {
+        ms_http_ok(req, 200, cJSON_CreateRaw(hit));
         return MS_OK;
     }
     rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_GET, (const char *[]){ id }, &res);
@@ -146,9 +109,7 @@ int product_h_get(struct ms_req *req)
         return rc;
     if (rc == 0)
         return ms_http_fail(req, MS_ENOTFOUND, "Product not found");
-    ms_cache_cmd(
-        req->ctx->cache, NULL, NULL, 5,
-        (const char *[]){ "SET", key, PQgetvalue(res, 0, 0), "EX", product_cache_ttl(req) }, NULL);
+    ms_cache_put_text(req->ctx->cache, key, PQgetvalue(res, 0, 0), ms_config.cache_ttl_s);
     ms_http_ok(req, 200, cJSON_CreateRaw(PQgetvalue(res, 0, 0)));
     return MS_OK;
 }
@@ -270,7 +231,7 @@ int product_h_update(struct ms_req *req)
     const char *id;
     int rc;
 
-    if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0 ||
+    if ((rc = ms_http_path_uuid(req, "Invalid product ID", &id)) < 0 ||
         (rc = ms_http_json(req, &body)) < 0 || (rc = parse_product(req, body, 0, &in)) < 0 ||
         (rc = check_category(req, in.category_id)) < 0)
         return rc;
@@ -301,7 +262,7 @@ int product_h_delete(struct ms_req *req)
     const char *id;
     int rc;
 
-    if ((rc = product_path_id(req, "Invalid product ID", &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid product ID", &id)) < 0)
         return rc;
     rc = ms_db_exec(req->ctx->db, req->arena, PRODUCT_ARCHIVE, (const char *[]){ id }, &res);
     if (rc < 0)

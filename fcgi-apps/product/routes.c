@@ -23,16 +23,11 @@ static const struct ms_route routes[] = {
     { "GET", "/api/inventory/movements", MS_ROLE_ADMIN, product_h_movements },
 };
 
-static int outbox_stats(struct ms_ctx *w, long *pending, double *oldest_s)
-{
-    return ms_outbox_stats(w->db, pending, oldest_s);
-}
-
 const struct ms_service product_service = {
     .name = "product",
     .routes = routes,
     .nroutes = sizeof routes / sizeof routes[0],
     .sql = product_sql,
     .nsql = product_sql_count,
-    .outbox_stats = outbox_stats,
+    .outbox_stats = ms_outbox_ctx_stats,
 };

@@ -5,24 +5,23 @@
 #define PRODUCT_SQL_H
 
 #include "lib/db.h"
+#include "lib/sql.h"
 
-#define TS(col)       "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define JSON_OF(cols) "row_to_json((SELECT r FROM (SELECT " cols ") r))"
 
 /* The product object of SPEC §3 product: price in wire units. */
 #define PRODUCT_COLS(p)                                                                        \
     p ".id, " p ".sku, " p ".name, " p ".description, round(" p ".price_minor / 100.0, 2) "    \
-      "AS price, " p ".currency, " p ".status, " p ".category_id, (SELECT " JSON_OF(           \
+      "AS price, " p ".currency, " p ".status, " p ".category_id, (SELECT " MS_SQL_JSON_OF(           \
           "c.id, c.name") " FROM categories c WHERE c.id = " p ".category_id) AS category, " p \
-                          ".available AS stock, " TS(p ".created_at") " AS created_at, " TS(   \
+                          ".available AS stock, " MS_SQL_TS(p ".created_at") " AS created_at, " MS_SQL_TS(   \
                               p ".updated_at") " AS updated_at"
-#define PRODUCT_JSON(p) JSON_OF(PRODUCT_COLS(p))
+#define PRODUCT_JSON(p) MS_SQL_JSON_OF(PRODUCT_COLS(p))
 
 #define CATEGORY_COLS(c)                     \
     c ".id, " c ".name, " c ".parent_id, " c \
-      ".description, " TS(c ".created_at") " AS created_at, " TS(c ".updated_at") " AS updated_at"
+      ".description, " MS_SQL_TS(c ".created_at") " AS created_at, " MS_SQL_TS(c ".updated_at") " AS updated_at"
 
-#define WAREHOUSE_COLS(w) w ".id, " w ".code, " w ".name, " TS(w ".created_at") " AS created_at"
+#define WAREHOUSE_COLS(w) w ".id, " w ".code, " w ".name, " MS_SQL_TS(w ".created_at") " AS created_at"
 
 /* product.updated goes to the service's stream with the product as data */
 #define PRODUCT_EVENT(type, from)                                                     \
@@ -64,15 +63,15 @@
     X(PRODUCT_IDS_IN_CATEGORY, 1, "SELECT id FROM products WHERE category_id = $1")                                                            \
     X(CATEGORY_EXISTS, 1, "SELECT 1 FROM categories WHERE id = $1")                                                                            \
     X(CATEGORY_LIST, 0,                                                                                                                        \
-      "SELECT COALESCE(json_agg(" JSON_OF(CATEGORY_COLS("c")) " ORDER BY c.name, c.id), "                                                      \
+      "SELECT COALESCE(json_agg(" MS_SQL_JSON_OF(CATEGORY_COLS("c")) " ORDER BY c.name, c.id), "                                                      \
                                                               "'[]') FROM categories c")                                                       \
-    X(CATEGORY_GET, 1, "SELECT " JSON_OF(CATEGORY_COLS("c")) " FROM categories c WHERE c.id = $1")                                             \
+    X(CATEGORY_GET, 1, "SELECT " MS_SQL_JSON_OF(CATEGORY_COLS("c")) " FROM categories c WHERE c.id = $1")                                             \
     X(CATEGORY_EDGES, 0, "SELECT id, parent_id FROM categories")                                                                               \
     X(CATEGORY_TREE_LOCK, 0, "SELECT pg_advisory_xact_lock(727101)")                                                                           \
     /* $1 name $2 parent $3 description */                                                                                                     \
     X(CATEGORY_INSERT, 3,                                                                                                                      \
       "WITH c AS (INSERT INTO categories (name, parent_id, description) "                                                                      \
-      "VALUES ($1, $2::uuid, $3) RETURNING *) SELECT " JSON_OF(CATEGORY_COLS("c")) " FROM c")                                                  \
+      "VALUES ($1, $2::uuid, $3) RETURNING *) SELECT " MS_SQL_JSON_OF(CATEGORY_COLS("c")) " FROM c")                                                  \
     /* $1 id $2 provided $3 name $4 parent $5 description */                                                                                   \
     X(CATEGORY_UPDATE, 5,                                                                                                                      \
       "WITH c AS (UPDATE categories SET "                                                                                                      \
@@ -80,7 +79,7 @@
       "parent_id = CASE WHEN 'parent_id' = ANY($2::text[]) THEN $4::uuid ELSE parent_id END, "                                                 \
       "description = CASE WHEN 'description' = ANY($2::text[]) THEN $5 ELSE description END, "                                                 \
       "updated_at = now() WHERE id = $1 RETURNING *) "                                                                                         \
-      "SELECT " JSON_OF(CATEGORY_COLS("c")) " FROM c")                                                                                         \
+      "SELECT " MS_SQL_JSON_OF(CATEGORY_COLS("c")) " FROM c")                                                                                         \
     X(CATEGORY_USAGE, 1,                                                                                                                       \
       "SELECT EXISTS (SELECT 1 FROM categories WHERE parent_id = $1), "                                                                        \
       "EXISTS (SELECT 1 FROM products WHERE category_id = $1)")                                                                                \
@@ -88,13 +87,13 @@
     X(WAREHOUSE_EXISTS, 1, "SELECT 1 FROM warehouses WHERE id = $1")                                                                           \
     X(WAREHOUSE_INSERT, 2,                                                                                                                     \
       "WITH w AS (INSERT INTO warehouses (code, name) VALUES ($1, $2) RETURNING *) "                                                           \
-      "SELECT " JSON_OF(WAREHOUSE_COLS("w")) " FROM w")                                                                                        \
+      "SELECT " MS_SQL_JSON_OF(WAREHOUSE_COLS("w")) " FROM w")                                                                                        \
     X(WAREHOUSE_LIST, 2,                                                                                                                       \
-      "SELECT " JSON_OF(WAREHOUSE_COLS("w")) " FROM warehouses w ORDER BY w.code "                                                             \
+      "SELECT " MS_SQL_JSON_OF(WAREHOUSE_COLS("w")) " FROM warehouses w ORDER BY w.code "                                                             \
                                              "LIMIT $1 OFFSET $2")                                                                             \
     X(WAREHOUSE_COUNT, 0, "SELECT count(*) FROM warehouses")                                                                                   \
     X(INVENTORY_OF_PRODUCT, 1,                                                                                                                 \
-      "SELECT COALESCE(json_agg(" JSON_OF(                                                                                                     \
+      "SELECT COALESCE(json_agg(" MS_SQL_JSON_OF(                                                                                                     \
           "i.warehouse_id, w.code AS warehouse_code, "                                                                                         \
           "i.quantity, i.reserved, i.quantity - i.reserved AS available") " ORDER BY w.code), "                                                \
                                                                           "'[]') FROM inventory i JOIN warehouses w ON w.id = i.warehouse_id " \
@@ -120,9 +119,9 @@
       "$3::uuid, 'delta', $2::int, 'quantity', $4::int, 'available', p.available) FROM p) "                                                    \
       "SELECT available FROM p")                                                                                                               \
     X(MOVEMENT_LIST, 3,                                                                                                                        \
-      "SELECT " JSON_OF(                                                                                                                       \
+      "SELECT " MS_SQL_JSON_OF(                                                                                                                       \
           "m.id, m.product_id, m.warehouse_id, m.delta, m.reason, "                                                                            \
-          "m.quantity_after, m.actor_id, " TS(                                                                                                 \
+          "m.quantity_after, m.actor_id, " MS_SQL_TS(                                                                                                 \
               "m.created_at") " AS created_at") " "                                                                                            \
                                                 "FROM inventory_movements m WHERE ($1::uuid IS NULL OR m.product_id = $1::uuid) "              \
                                                 "ORDER BY m.id DESC LIMIT $2 OFFSET $3")                                                       \

@@ -23,11 +23,6 @@ static const struct ms_route routes[] = {
     { "DELETE", "/api/users/:id", MS_ROLE_ADMIN, user_h_delete },
 };
 
-static int outbox_stats(struct ms_ctx *w, long *pending, double *oldest_s)
-{
-    return ms_outbox_stats(w->db, pending, oldest_s);
-}
-
 const struct ms_service user_service = {
     .name = "user",
     .routes = routes,
@@ -37,5 +32,5 @@ const struct ms_service user_service = {
     .flags = MS_SVC_SIGNS_TOKENS,
     .auth_state_miss = user_state_miss,
     .auth_extra_prefix = USER_CACHE_KEY,
-    .outbox_stats = outbox_stats,
+    .outbox_stats = ms_outbox_ctx_stats,
 };

@@ -5,31 +5,30 @@
 #define USER_SQL_H
 
 #include "lib/db.h"
+#include "lib/sql.h"
 
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* The public user object (SPEC §3): never password_hash, lockout, IP or
  * deletion fields. row_to_json over a subselect keeps the column order and
  * prints compact JSON. */
 #define USER_COLS(u)                                                                 \
     u ".id, " u ".email, " u ".name, " u ".phone, " u ".role, " u ".status, " u       \
-    ".email_verified, " TS(u ".email_verified_at") " AS email_verified_at, "          \
-    TS(u ".last_login_at") " AS last_login_at, " TS(u ".created_at") " AS created_at, " \
-    TS(u ".updated_at") " AS updated_at"
+    ".email_verified, " MS_SQL_TS(u ".email_verified_at") " AS email_verified_at, "          \
+    MS_SQL_TS(u ".last_login_at") " AS last_login_at, " MS_SQL_TS(u ".created_at") " AS created_at, " \
+    MS_SQL_TS(u ".updated_at") " AS updated_at"
 
 #define PROFILE_COLS(p)                                                                   \
     p ".id, " p ".user_id, " p ".avatar_url, " p ".bio, to_char(" p ".date_of_birth, "     \
     "'YYYY-MM-DD') AS date_of_birth, " p ".gender, " p ".address_line1, " p                \
     ".address_line2, " p ".city, " p ".state, " p ".country, " p ".postal_code, " p        \
-    ".notification_preferences, " p ".preferences, " p ".metadata, " TS(p ".created_at")   \
-    " AS created_at, " TS(p ".updated_at") " AS updated_at"
+    ".notification_preferences, " p ".preferences, " p ".metadata, " MS_SQL_TS(p ".created_at")   \
+    " AS created_at, " MS_SQL_TS(p ".updated_at") " AS updated_at"
 
-#define JSON_OF(cols) "row_to_json((SELECT r FROM (SELECT " cols ") r))"
-#define USER_JSON(u) JSON_OF(USER_COLS(u))
-#define PROFILE_JSON(p) JSON_OF(PROFILE_COLS(p))
+#define USER_JSON(u) MS_SQL_JSON_OF(USER_COLS(u))
+#define PROFILE_JSON(p) MS_SQL_JSON_OF(PROFILE_COLS(p))
 
 #define USER_WITH_PROFILE(u)                                                              \
-    JSON_OF(USER_COLS(u) ", (SELECT " PROFILE_JSON("p") " FROM profiles p "                \
+    MS_SQL_JSON_OF(USER_COLS(u) ", (SELECT " PROFILE_JSON("p") " FROM profiles p "                \
             "WHERE p.user_id = " u ".id) AS profile")
 
 /* The data of user.registered / user.updated (SPEC §4) from a users row u
@@ -127,7 +126,7 @@
       "updated_at = LOCALTIMESTAMP RETURNING *), "                                           \
       "o AS (INSERT INTO outbox (stream, type, data) SELECT 'events:user', 'user.updated', " \
       USER_EVENT_DATA("u", "p") " FROM u, p) "                                               \
-      "SELECT " JSON_OF(USER_COLS("u") ", " PROFILE_JSON("p") " AS profile") " FROM u, p")                                                    \
+      "SELECT " MS_SQL_JSON_OF(USER_COLS("u") ", " PROFILE_JSON("p") " AS profile") " FROM u, p")                                                    \
     /* the last-admin rule (account.c): every admin who can act, locked in id order */     \
     X(USER_ADMINS_LOCK, 0,                                                                   \
       "SELECT id FROM users WHERE role = 'admin' AND status = 'active' "                    \

@@ -33,16 +33,14 @@ void user_state_publish(struct ms_cache *cache, const char *user_id, const char 
         ms_log(MS_LOG_WARN, "could not write a user's state to redis; the worker will");
 }
 
-#define USER_CACHE_TTL_S "600"
+#define USER_CACHE_TTL_S 600
 
 void user_cache_set(struct ms_cache *cache, const char *user_id, const char *json)
 {
     char key[80];
 
     snprintf(key, sizeof key, USER_CACHE_KEY "%s", user_id);
-    if (ms_cache_cmd(cache, NULL, NULL, 5,
-                     (const char *[]){ "SET", key, json, "EX", USER_CACHE_TTL_S }, NULL) < 0)
-        ms_log(MS_LOG_DEBUG, "could not cache a user in redis");
+    ms_cache_put_text(cache, key, json, USER_CACHE_TTL_S);
 }
 
 void user_cache_drop(struct ms_cache *cache, const char *user_id)

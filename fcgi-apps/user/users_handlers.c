@@ -11,6 +11,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/http.h"
+#include "lib/page.h"
 #include "lib/json.h"
 #include "lib/password.h"
 #include "lib/router.h"
@@ -122,10 +123,8 @@ int user_h_list(struct ms_req *req)
     static const char *const statuses[] = { "active", "inactive", "suspended", "pending", NULL };
     static const char *const roles[] = { "user", "moderator", "admin", NULL };
     const char *status = ms_http_query(req, "status"), *role = ms_http_query(req, "role");
-    PGresult *count = NULL, *rows = NULL;
     long page, limit;
-    cJSON *data, *users;
-    int rc, n;
+    int rc;
 
     rc = ms_pagination(req, 10, &page, &limit);
     if (status && !ms_valid_enum(status, statuses))
@@ -135,41 +134,8 @@ int user_h_list(struct ms_req *req)
         ms_http_verr(req, "role", "Role must be one of user, moderator, admin", NULL);
     if (rc < 0 || ms_http_verr_count(req))
         return MS_EINVALID;
-    rc = ms_db_exec(req->ctx->db, req->arena, USER_COUNT, (const char *[]){ status, role },
-                    &count);
-    if (rc < 0)
-        return rc;
-    n = ms_db_exec(req->ctx->db, req->arena, USER_LIST,
-                   (const char *[]){ status, role, ms_arena_printf(req->arena, "%ld", limit),
-                                     ms_arena_printf(req->arena, "%ld", (page - 1) * limit) },
-                   &rows);
-    if (n < 0)
-        return n;
-    users = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(users, cJSON_CreateRaw(PQgetvalue(rows, i, 0)));
-    data = cJSON_CreateObject();
-    cJSON_AddItemToObject(data, "users", users);
-    cJSON_AddItemToObject(
-        data, "pagination",
-        ms_pagination_json(strtol(PQgetvalue(count, 0, 0), NULL, 10), page, limit));
-    ms_http_ok(req, 200, data);
-    return MS_OK;
-}
-
-/* The :id path parameter, or MS_EINVALID with SPEC's error. */
-static int path_user_id(struct ms_req *req, const char **id)
-{
-    *id = ms_http_param(req, "id");
-    if (*id && ms_valid_uuid(*id))
-        return MS_OK;
-    {
-        cJSON *value = cJSON_CreateString(*id ? *id : "");
-
-        ms_http_verr(req, "id", "Invalid user ID", value);
-        cJSON_Delete(value);
-    }
-    return MS_EINVALID;
+    return ms_page_answer(req, "users", USER_COUNT, USER_LIST, (const char *[]){ status, role },
+                          2, page, limit);
 }
 
 int user_h_get(struct ms_req *req)
@@ -177,7 +143,7 @@ int user_h_get(struct ms_req *req)
     const char *id;
     int rc;
 
-    if ((rc = path_user_id(req, &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid user ID", &id)) < 0)
         return rc;
     /* 403 before any lookup: whether the user exists is not the caller's business */
     if (strcmp(id, req->caller.user_id) != 0 && !(req->caller.role & MS_STAFF))
@@ -191,7 +157,7 @@ int user_h_delete(struct ms_req *req)
     const char *id;
     int rc;
 
-    if ((rc = path_user_id(req, &id)) < 0)
+    if ((rc = ms_http_path_uuid(req, "Invalid user ID", &id)) < 0)
         return rc;
     rc = user_account_delete(req->ctx->db, req->arena, id, &acct);
     if (rc == MS_ENOTFOUND)
