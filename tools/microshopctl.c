@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
@@ -564,6 +565,28 @@ static const char *field_of(const redisReply *fields, const char *name)
     return "";
 }
 
+/* An event's data as an operator may see it: a payment_token (order.confirmed)
+ * is never shown (SPEC §3), whatever else it holds. */
+static const char *redacted(struct ms_arena *arena, const char *data)
+{
+    cJSON *j = cJSON_Parse(data);
+    char *text;
+    const char *out = data;
+
+    if (!j)
+        return data;
+    if (cJSON_GetObjectItemCaseSensitive(j, "payment_token")) {
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "payment_token", cJSON_CreateString("[redacted]"));
+        text = cJSON_PrintUnformatted(j);
+        if (text) {
+            out = ms_arena_strdup(arena, text);
+            cJSON_free(text);
+        }
+    }
+    cJSON_Delete(j);
+    return out;
+}
+
 /* events dead list | show ID | replay ID | replay --all (REDIS_URL). */
 static int cmd_events(int argc, char **argv)
 {
@@ -628,7 +651,10 @@ static int cmd_events(int argc, char **argv)
 
             printf("dead letter %s\n", argv[2]);
             for (size_t i = 0; i + 1 < f->elements; i += 2)
-                printf("  %-12s %s\n", f->element[i]->str, f->element[i + 1]->str);
+                printf("  %-12s %s\n", f->element[i]->str,
+                       strcmp(f->element[i]->str, "data") == 0
+                           ? redacted(ctx.arena, f->element[i + 1]->str)
+                           : f->element[i + 1]->str);
         }
         rc = 0;
         goto out;

@@ -18,7 +18,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     published_at  timestamptz
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
--- pruning and republishing walk the published rows by time
+-- the relay's "highest published id" (every round, whatever the backlog) and
+-- the republish after a Redis loss walk the published rows by id; pruning
+-- walks them by time
+CREATE INDEX IF NOT EXISTS outbox_published_id_idx ON outbox (id)
+    WHERE published_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_published_at_idx ON outbox (published_at)
     WHERE published_at IS NOT NULL;
 

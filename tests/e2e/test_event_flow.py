@@ -96,6 +96,16 @@ class EventFlow(E2ECase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(len(c.stream_entries(stream)), 3)
         self.assertEqual(c.redis_cmd("XLEN", "events:dead"), 0)
+        # a payment token in a dead event's data is never shown
+        secret_id = c.redis_cmd("XADD", "events:dead", "*", "stream", stream, "id", ev_id,
+                                "type", "order.confirmed", "source", "order-service",
+                                "occurred_at", "x", "reason", "r",
+                                "data", '{"order_id":"o","payment_token":"tok_visa_secret"}')
+        r = c.microshopctl("events", "dead", "show", secret_id)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("tok_visa_secret", r.stdout)
+        self.assertIn("[redacted]", r.stdout)
+        c.redis_cmd("XDEL", "events:dead", secret_id)
         for bad in (("events",), ("events", "alive"), ("events", "dead", "show"),
                     ("events", "dead", "frobnicate", "1")):
             self.assertEqual(c.microshopctl(*bad).returncode, 2, bad)
