@@ -5,11 +5,11 @@
 #   tests/run.sh unit       unit tests only (build/rel/bin/unit-tests, build/san/bin/unit-tests)
 #   tests/run.sh e2e        end-to-end tests only (bin/ and build/san/bin/)
 #
-# Starts a throwaway PostgreSQL 15 cluster (initdb + pg_ctl as the postgres
-# user, in a fresh temp dir) and a Redis without persistence, both on free
-# loopback ports; the e2e suite (tests/e2e/run.py) reuses that cluster and
-# starts its own Redis, pool, worker and nginx. Everything is stopped by PID on
-# exit, also on failure or Ctrl-C. The end-to-end summaries come first; the
+# Starts a throwaway PostgreSQL 15 cluster and a Redis without persistence on
+# free loopback ports with tools/up.sh (UP_ONLY_DATA=1, a stand under a fresh
+# temp dir: the same orchestrator as make up); the e2e suite (tests/e2e/run.py)
+# reuses that cluster and starts its own Redis, pool, worker and nginx.
+# tools/down.sh stops them by PID on exit, also on failure or Ctrl-C. The end-to-end summaries come first; the
 # last lines are Check's summaries of the unit tests. Exit status non-zero if
 # anything failed. Logs of a failed run are kept (the path is printed).
 set -uo pipefail
@@ -39,13 +39,10 @@ fi
 
 TMP=$(mktemp -d /tmp/microshop-test.XXXXXX)
 chmod 755 "$TMP"
-PG_DATA=$TMP/pg/data
-PG_LOG=$TMP/pg/postgres.log
-REDIS_PID=
 CHILD_PID=
 FAILED=()
 
-# ---- cleanup: by PID, newest first -------------------------------------------
+# ---- helpers -------------------------------------------------------------------
 pg_pids() {
     local pm
     pm=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null) || return 0
@@ -71,6 +68,13 @@ wait_gone() { # pid timeout_s
     return 1
 }
 
+# ---- the servers: PostgreSQL and Redis of a stand of tools/up.sh --------------
+# The one orchestrator (tools/up.sh, also behind make up) starts them under
+# $TMP/stand on free ports; tools/down.sh stops them by PID.
+STAND=$TMP/stand
+PG_DATA=$STAND/pg/data
+stand_env=(VAR_DIR="$STAND" UP_ONLY_DATA=1)
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -79,18 +83,13 @@ cleanup() {
         wait_gone "$CHILD_PID" 60 || kill -KILL "$CHILD_PID" 2>/dev/null
         wait "$CHILD_PID" 2>/dev/null
     fi
-    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
-        kill -TERM "$REDIS_PID" 2>/dev/null
-        wait_gone "$REDIS_PID" 10 || kill -KILL "$REDIS_PID" 2>/dev/null
-        wait "$REDIS_PID" 2>/dev/null
-    fi
+    # in case a test was interrupted while it had PostgreSQL stopped
     local pids
     pids=$(pg_pids)
-    if [ -n "$pids" ]; then
-        kill -CONT $pids 2>/dev/null # in case a test was interrupted while it had PG stopped
-        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1
-        pids=$(pg_pids)
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+    [ -z "$pids" ] || kill -CONT $pids 2>/dev/null
+    if [ -d "$STAND" ]; then
+        env "${stand_env[@]}" "$ROOT/tools/down.sh" >>"$TMP/stand.log" 2>&1 ||
+            echo "tests/run.sh: tools/down.sh failed (see $TMP/stand.log)" >&2
     fi
     if [ "$rc" -eq 0 ] && [ ${#FAILED[@]} -eq 0 ]; then
         rm -rf "$TMP"
@@ -107,32 +106,13 @@ free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# ---- PostgreSQL 15 ---------------------------------------------------------------
 PG_PORT=$(free_port)
-mkdir -p "$TMP/pg"
-chown postgres:postgres "$TMP/pg"
-if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 \
-    --no-locale --no-sync >"$TMP/initdb.log" 2>&1; then
-    cat "$TMP/initdb.log" >&2
-    echo "tests/run.sh: initdb failed" >&2
-    exit 1
-fi
-cat >>"$PG_DATA/postgresql.conf" <<EOF
-
-# microshop tests
-port = $PG_PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$TMP/pg'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-timezone = 'UTC'
-log_timezone = 'UTC'
-max_connections = 200
-EOF
-if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null; then
-    tail -20 "$PG_LOG" >&2
-    echo "tests/run.sh: PostgreSQL did not start" >&2
+REDIS_PORT=$(free_port)
+if ! env "${stand_env[@]}" PG_PORT="$PG_PORT" REDIS_PORT="$REDIS_PORT" PG_MAX_CONNECTIONS=200 \
+    PG_SETTINGS="fsync=off synchronous_commit=off full_page_writes=off" REDIS_APPENDONLY=no \
+    "$ROOT/tools/up.sh" >"$TMP/stand.log" 2>&1; then
+    cat "$TMP/stand.log" >&2
+    echo "tests/run.sh: tools/up.sh could not start PostgreSQL and Redis" >&2
     exit 1
 fi
 PG_URL_BASE="postgresql://postgres@127.0.0.1:$PG_PORT"
@@ -140,22 +120,6 @@ PG_URL_BASE="postgresql://postgres@127.0.0.1:$PG_PORT"
 psql_admin() {
     "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$PG_URL_BASE/postgres" -c "$1" >/dev/null
 }
-
-# ---- Redis (for the unit tests; the e2e suite starts its own) ------------------------
-REDIS_PORT=$(free_port)
-mkdir -p "$TMP/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$TMP/redis" --daemonize no --logfile "$TMP/redis/redis.log" </dev/null &
-REDIS_PID=$!
-for ((i = 0; i < 500; i++)); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
-    kill -0 "$REDIS_PID" 2>/dev/null || break
-    sleep 0.02
-done
-if [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" != PONG ]; then
-    echo "tests/run.sh: Redis did not start" >&2
-    exit 1
-fi
 
 # ---- end-to-end ---------------------------------------------------------------------
 run_e2e() { # label bindir [extra env...]

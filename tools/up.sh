@@ -19,6 +19,9 @@
 #   JWT_SECRET / JWT_REFRESH_SECRET [random, generated once into var/secrets.env]
 #   SEED_PRODUCTS [200; a demo catalogue when the product database is empty, 0: none]
 #   BIN_DIR [bin]  UP_ONLY_INFRA=1 (PostgreSQL, Redis, TLS, nginx only: no pools, no workers)
+#   UP_ONLY_DATA=1 (PostgreSQL and Redis only, no databases: what tests/run.sh shares)
+#   VAR_DIR [var]  another stand (the tests run theirs under a temporary directory)
+#   PG_SETTINGS ["": extra "name=value" settings, e.g. fsync=off]  REDIS_APPENDONLY [yes|no]
 # A service other than user whose bin/<svc>-fcgi is not built is skipped with a
 # note (its routes answer 503 through nginx); its worker is started when
 # bin/<svc>-worker is built.
@@ -35,7 +38,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VAR=$ROOT/var
+VAR=${VAR_DIR:-$ROOT/var}
 RUN=$VAR/run
 LOG=$VAR/log
 PG_DIR=$VAR/pg
@@ -66,6 +69,8 @@ REDIS_PORT=${REDIS_PORT:-6380}
 HTTP_PORT=${HTTP_PORT:-8080}
 HTTPS_PORT=${HTTPS_PORT-8443}
 UP_ONLY_INFRA=${UP_ONLY_INFRA:-0}
+UP_ONLY_DATA=${UP_ONLY_DATA:-0}
+[ "$UP_ONLY_DATA" != 1 ] || UP_ONLY_INFRA=1
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to postgres.
 if [ "$(id -u)" -eq 0 ]; then PG_OS_USER=postgres; else PG_OS_USER=$(id -un); fi
@@ -165,6 +170,7 @@ has_worker() {
 components() {
     local s
     echo postgres redis
+    [ "$UP_ONLY_DATA" != 1 ] || return 0
     if [ "$UP_ONLY_INFRA" != 1 ]; then
         if [ "${1:-}" = all ]; then
             for s in "${SERVICES[@]}"; do echo "$s-fcgi $s-worker"; done
@@ -295,7 +301,7 @@ port_free() {
 check_ports() {
     running_pid postgres >/dev/null || port_free "$PG_PORT" PG_PORT
     running_pid redis >/dev/null || port_free "$REDIS_PORT" REDIS_PORT
-    if ! running_pid nginx >/dev/null; then
+    if [ "$UP_ONLY_DATA" != 1 ] && ! running_pid nginx >/dev/null; then
         port_free "$HTTP_PORT" HTTP_PORT
         [ -z "$HTTPS_PORT" ] || port_free "$HTTPS_PORT" HTTPS_PORT
     fi
@@ -311,15 +317,19 @@ check_prereqs() {
     case $ROOT in
     *[!A-Za-z0-9._/+-]*) die "the checkout path '$ROOT' must contain only [A-Za-z0-9._/+-] (it goes unquoted into nginx and PostgreSQL options)" ;;
     esac
-    for t in "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PG_BIN/pg_isready" "$PG_BIN/psql" \
-        "$PG_BIN/createdb" redis-server redis-cli nginx spawn-fcgi openssl curl ss setsid flock; do
+    local tools=("$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PG_BIN/pg_isready" "$PG_BIN/psql"
+        "$PG_BIN/createdb" redis-server redis-cli ss setsid flock)
+    [ "$UP_ONLY_DATA" = 1 ] || tools+=(nginx spawn-fcgi openssl curl)
+    for t in "${tools[@]}"; do
         command -v "$t" >/dev/null 2>&1 || missing+=("$t")
     done
     ((${#missing[@]} == 0)) || die "missing programs: ${missing[*]} (run: make deps)"
     check_number PG_PORT "$PG_PORT" 1024
     check_number REDIS_PORT "$REDIS_PORT" 1024
-    check_number HTTP_PORT "$HTTP_PORT"
-    [ -z "$HTTPS_PORT" ] || check_number HTTPS_PORT "$HTTPS_PORT"
+    if [ "$UP_ONLY_DATA" != 1 ]; then
+        check_number HTTP_PORT "$HTTP_PORT"
+        [ -z "$HTTPS_PORT" ] || check_number HTTPS_PORT "$HTTPS_PORT"
+    fi
     check_number WORKERS "$WORKERS" 1 256
     check_number PG_MAX_CONNECTIONS "$PG_MAX_CONNECTIONS" 20 10000
     [ "$UP_ONLY_INFRA" = 1 ] && return 0
@@ -362,6 +372,31 @@ load_secrets() {
         die "${SECRETS#"$ROOT"/} lacks JWT_SECRET or JWT_REFRESH_SECRET (delete it to regenerate)"
 }
 
+# The cluster's settings in a file of its own that postgresql.conf includes:
+# a restart by pg_ctl alone (an operator's, a test's) keeps the port.
+write_pg_settings() {
+    local conf=$PG_DATA/postgresql.conf kv tmp
+    tmp=$(mktemp "$PG_DATA/.microshop.conf.XXXXXX")
+    {
+        echo "# Written by tools/up.sh on every start; edits are lost."
+        echo "listen_addresses = '127.0.0.1'"
+        echo "port = $PG_PORT"
+        echo "unix_socket_directories = '$PG_SOCK'"
+        echo "max_connections = $PG_MAX_CONNECTIONS"
+        echo "timezone = 'UTC'"
+        echo "log_timezone = 'UTC'"
+        for kv in ${PG_SETTINGS:-}; do
+            [[ $kv =~ ^[a-z_]+=[A-Za-z0-9_.-]+$ ]] || die "PG_SETTINGS: '$kv' is not name=value"
+            echo "${kv%%=*} = '${kv#*=}'"
+        done
+    } >"$tmp"
+    chmod 644 "$tmp"
+    mv "$tmp" "$PG_DATA/microshop.conf"
+    grep -q "^include_if_exists = 'microshop.conf'" "$conf" ||
+        printf "\n# microshop: tools/up.sh's settings\ninclude_if_exists = 'microshop.conf'\n" >>"$conf"
+    [ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER:" "$PG_DATA/microshop.conf"
+}
+
 start_postgres() {
     local pid port
     if pid=$(running_pid postgres); then
@@ -387,6 +422,7 @@ start_postgres() {
         }
     fi
     mkdir -p "$PG_SOCK"
+    write_pg_settings
     touch "$LOG/postgres.log"
     if [ "$(id -u)" -eq 0 ]; then
         chown "$PG_OS_USER:" "$PG_DIR" "$PG_SOCK" "$LOG/postgres.log"
@@ -395,9 +431,7 @@ start_postgres() {
     (
         close_fds
         exec </dev/null
-        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOG/postgres.log" -w -t 60 -s \
-            -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_SOCK -c max_connections=$PG_MAX_CONNECTIONS" \
-            start
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOG/postgres.log" -w -t 60 -s start
     ) || {
         log_tail "$LOG/postgres.log"
         die "PostgreSQL did not start"
@@ -441,9 +475,11 @@ supervised no
 pidfile $RUN/redis.pid
 logfile ""
 dir $REDIS_DIR
-appendonly yes
-appendfsync everysec
-save 3600 1 300 100 60 10000
+$(if [ "${REDIS_APPENDONLY:-yes}" = no ]; then
+        printf 'appendonly no\nsave ""\n'
+    else
+        printf 'appendonly yes\nappendfsync everysec\nsave 3600 1 300 100 60 10000\n'
+    fi)
 EOF
     start_bg redis redis-server "$REDIS_DIR/redis.conf"
     pid=$(cat "$RUN/redis.pid")
@@ -710,6 +746,11 @@ main() {
     STARTING=1
     load_secrets
     start_postgres
+    if [ "$UP_ONLY_DATA" = 1 ]; then
+        start_redis
+        say "postgres 127.0.0.1:$(pg_port) and redis 127.0.0.1:$(redis_port) are up (UP_ONLY_DATA=1)"
+        return 0
+    fi
     create_databases
     start_redis
     write_stand
