@@ -159,7 +159,7 @@ run_unit() { # label binary [extra env...]
         return
     }
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
-    (cd "$ROOT" && env MS_TEST_DATABASE_URL="$PG_URL_BASE/unit" \
+    (cd "$ROOT" && env MS_TEST_DATABASE_URL="$PG_URL_BASE/unit" MS_TEST_PGDATA="$PG_DATA" \
         MS_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" "$@" "$ROOT/$bin")
     [ $? -eq 0 ] || FAILED+=("unit ($label)")
 }

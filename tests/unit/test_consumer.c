@@ -4,8 +4,11 @@
  * its XACK reclaimed and not applied twice, a handler that always fails
  * dead-lettered with its reason after MAX_DELIVERIES while later entries
  * flow, a malformed entry dead-lettered at once, a dead letter replayed, and
- * the groups made again after Redis lost them. Streams and group names are
- * unique per test; the handler counts applications in ut_consumed. */
+ * the groups made again after Redis lost them; and with the outbox relay in
+ * front of it, Redis emptied (FLUSHALL) and PostgreSQL restarted (pg_ctl,
+ * MS_TEST_PGDATA) in the middle of a stream: every event applied exactly
+ * once. Streams and group names are unique per test; the handler counts
+ * applications in ut_consumed. */
 #include "lib/consumer.h"
 
 #include <signal.h>
@@ -22,6 +25,7 @@
 #include "lib/ctx.h"
 #include "lib/db.h"
 #include "lib/err.h"
+#include "lib/outbox.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -403,6 +407,105 @@ START_TEST(redis_down_is_eunavail)
 }
 END_TEST
 
+/* ---- with the relay in front: outbox → stream → consumer ---- */
+
+static char source[64];
+
+static void relay_setup(void)
+{
+    setup();
+    admin_exec("CREATE TABLE IF NOT EXISTS outbox (id bigserial PRIMARY KEY, "
+               "event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE, stream text NOT NULL, "
+               "type text NOT NULL, data jsonb NOT NULL, "
+               "occurred_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz)");
+    admin_exec("TRUNCATE outbox");
+    FMT(source, "ut-relay-%ld", (long)getpid());
+}
+
+static void write_events(int n)
+{
+    char sql[256];
+
+    FMT(sql,
+        "INSERT INTO outbox (stream, type, data) SELECT '%s', 'order.created', "
+        "json_build_object('n', g) FROM generate_series(1, %d) g",
+        stream, n);
+    admin_exec(sql);
+}
+
+/* ut_consumed rows of this test's events, and how many distinct. */
+static long consumed(int distinct)
+{
+    char sql[256];
+
+    FMT(sql, "SELECT count(%s) FROM ut_consumed WHERE stream = $1",
+        distinct ? "DISTINCT event_id" : "*");
+    return admin_long(sql, stream);
+}
+
+/* Relay and consume in turns until want events were applied or tries rounds
+ * passed; a dependency that is away only costs a round. */
+static void flow_until(struct ms_consumer *c, long want, int tries)
+{
+    for (int i = 0; i < tries && consumed(1) < want; i++) {
+        int published = 0;
+
+        if (ms_outbox_relay_once(ctx.db, ctx.cache, source, &published, NULL, NULL) < 0 ||
+            ms_consumer_poll(c, &ctx) < 0)
+            usleep(50 * 1000);
+        ms_arena_reset(ctx.arena);
+    }
+}
+
+START_TEST(redis_emptied_mid_stream_loses_nothing_and_applies_nothing_twice)
+{
+    struct ms_consumer *c = consumer(record, 60000, 5);
+
+    write_events(20);
+    flow_until(c, 20, 100);
+    ck_assert_int_eq(consumed(1), 20);
+    /* Redis comes back empty: no streams, no groups, no marker, no dedup keys */
+    ck_assert_int_eq(ms_cache_cmd(ctx.cache, NULL, NULL, 1, (const char *[]){ "FLUSHALL" }, NULL),
+                     MS_OK);
+    write_events(5);
+    flow_until(c, 25, 200);
+    /* every event of the retention window went through again: the stream holds
+     * them all, and each was applied once */
+    ck_assert_int_eq(redis_int(2, (const char *[]){ "XLEN", stream }), 25);
+    for (int i = 0; i < 20 && redis_int(3, (const char *[]){ "XPENDING", stream, group }) > 0; i++) {
+        ms_consumer_poll(c, &ctx);
+        ms_arena_reset(ctx.arena);
+    }
+    ck_assert_int_eq(consumed(1), 25);
+    ck_assert_int_eq(consumed(0), 25);
+    ck_assert_int_eq(pending(stream), 0);
+    ms_consumer_free(c);
+}
+END_TEST
+
+START_TEST(postgresql_restarted_mid_stream_loses_nothing)
+{
+    const char *data = getenv("MS_TEST_PGDATA");
+    struct ms_consumer *c = consumer(record, 200, 50);
+    char cmd[1024];
+
+    ck_assert_msg(data && *data, "MS_TEST_PGDATA (the unit cluster's data directory) is not set");
+    write_events(200);
+    flow_until(c, 40, 100);
+    ck_assert_int_lt(consumed(1), 200); /* mid-stream */
+    FMT(cmd, "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m fast -w -t 60 "
+             "restart >/dev/null 2>&1", data);
+    ck_assert_int_eq(system(cmd), 0);
+    PQfinish(admin);
+    admin = PQconnectdb(getenv("MS_TEST_DATABASE_URL"));
+    ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "%s", PQerrorMessage(admin));
+    flow_until(c, 200, 600);
+    ck_assert_int_eq(consumed(1), 200);
+    ck_assert_int_eq(consumed(0), 200);
+    ms_consumer_free(c);
+}
+END_TEST
+
 Suite *consumer_suite(void);
 
 Suite *consumer_suite(void)
@@ -421,6 +524,12 @@ Suite *consumer_suite(void)
     tcase_add_test(tc, a_replayed_dead_letter_goes_back_and_dedupe_holds);
     tcase_add_test(tc, groups_are_made_again_after_redis_lost_them);
     tcase_add_test(tc, redis_down_is_eunavail);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("with_the_relay");
+    tcase_add_checked_fixture(tc, relay_setup, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, redis_emptied_mid_stream_loses_nothing_and_applies_nothing_twice);
+    tcase_add_test(tc, postgresql_restarted_mid_stream_loses_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
