@@ -22,6 +22,10 @@
 #   UP_ONLY_DATA=1 (PostgreSQL and Redis only, no databases: what tests/run.sh shares)
 #   VAR_DIR [var]  another stand (the tests run theirs under a temporary directory)
 #   PG_SETTINGS ["": extra "name=value" settings, e.g. fsync=off]  REDIS_APPENDONLY [yes|no]
+#   PG_URL (postgresql://user@host:port: use that server, start none)  DB_PREFIX [microshop_]
+#   REDIS_URL (redis://host:port/0: use that server, start none)
+#   SERVICES_ONLY (a subset of services.list)  UP_NO_WORKERS=1  UP_NO_MIGRATE=1
+#   UP_ONLY ("redis user-fcgi …": start only these components, the rest must run)
 # A service other than user whose bin/<svc>-fcgi is not built is skipped with a
 # note (its routes answer 503 through nginx); its worker is started when
 # bin/<svc>-worker is built.
@@ -56,13 +60,29 @@ BIN_DIR=${BIN_DIR:-$ROOT/bin}
 # and the database microshop_<svc>. The first must be built (it renders the
 # 404s); the others are started when they are.
 mapfile -t SERVICES < <(sed -e 's/#.*//' "$ROOT/services.list" | awk 'NF { print $1 }')
+if [ -n "${SERVICES_ONLY:-}" ]; then
+    mapfile -t SERVICES < <(for s in "${SERVICES[@]}"; do
+        [[ " $SERVICES_ONLY " == *" $s "* ]] && echo "$s"
+    done)
+fi
 ((${#SERVICES[@]} > 0)) || {
     echo "up: services.list names no service" >&2
     exit 1
 }
 REQUIRED_SERVICES=("${SERVICES[0]}")
+DB_PREFIX=${DB_PREFIX:-microshop_}
+[[ $DB_PREFIX =~ ^[a-z_][a-z0-9_]*$ ]] || {
+    echo "up: DB_PREFIX must be lower-case letters, digits and _" >&2
+    exit 1
+}
 DATABASES=()
-for s in "${SERVICES[@]}"; do DATABASES+=("microshop_$s"); done
+for s in "${SERVICES[@]}"; do DATABASES+=("$DB_PREFIX$s"); done
+# A PostgreSQL or a Redis of someone else's (PG_URL, REDIS_URL): used, never
+# started or stopped here.
+PG_EXTERNAL=0
+[ -z "${PG_URL:-}" ] || PG_EXTERNAL=1
+REDIS_EXTERNAL=0
+[ -z "${REDIS_URL:-}" ] || REDIS_EXTERNAL=1
 
 PG_PORT=${PG_PORT:-5433}
 REDIS_PORT=${REDIS_PORT:-6380}
@@ -161,7 +181,24 @@ unbuilt_services() {
 
 # True if service $1 has a worker to start.
 has_worker() {
+    [ "${UP_NO_WORKERS:-0}" != 1 ] || return 1
     is_required "$1" || [ -x "$BIN_DIR/$1-worker" ]
+}
+
+# The URL of the PostgreSQL server (no database), and of a service's database.
+pg_base() {
+    if [ "$PG_EXTERNAL" = 1 ]; then echo "${PG_URL%/}"; else echo "postgresql://postgres@127.0.0.1:$(pg_port)"; fi
+}
+db_url() {
+    echo "$(pg_base)/$DB_PREFIX$1"
+}
+redis_url() {
+    if [ "$REDIS_EXTERNAL" = 1 ]; then echo "$REDIS_URL"; else echo "redis://127.0.0.1:$(redis_port)/0"; fi
+}
+
+# True unless UP_ONLY is set and does not name component $1.
+wanted() {
+    [ -z "${UP_ONLY:-}" ] || [[ " $UP_ONLY " == *" $1 "* ]]
 }
 
 # Components in start order (down.sh stops them in reverse). "all": every
@@ -169,7 +206,8 @@ has_worker() {
 # is built (what to start and expect running).
 components() {
     local s
-    echo postgres redis
+    [ "$PG_EXTERNAL" = 1 ] || echo postgres
+    [ "$REDIS_EXTERNAL" = 1 ] || echo redis
     [ "$UP_ONLY_DATA" != 1 ] || return 0
     if [ "$UP_ONLY_INFRA" != 1 ]; then
         if [ "${1:-}" = all ]; then
@@ -187,6 +225,11 @@ components() {
 # Effective PostgreSQL port: the running cluster's, else PG_PORT.
 pg_port() {
     local port
+    if [ "$PG_EXTERNAL" = 1 ]; then
+        port=${PG_URL##*:}
+        echo "${port%%/*}"
+        return
+    fi
     if [ -r "$PG_DATA/postmaster.pid" ] && running_pid postgres >/dev/null; then
         port=$(sed -n 4p "$PG_DATA/postmaster.pid" 2>/dev/null)
         [[ $port =~ ^[0-9]+$ ]] && { echo "$port"; return; }
@@ -197,6 +240,12 @@ pg_port() {
 # Effective Redis port: the running server's (its generated config), else REDIS_PORT.
 redis_port() {
     local port
+    if [ "$REDIS_EXTERNAL" = 1 ]; then
+        port=${REDIS_URL#redis://}
+        port=${port%%/*}
+        echo "${port##*:}"
+        return
+    fi
     if running_pid redis >/dev/null && [ -r "$REDIS_DIR/redis.conf" ]; then
         port=$(awk '$1 == "port" { print $2 }' "$REDIS_DIR/redis.conf")
         [[ $port =~ ^[0-9]+$ ]] && { echo "$port"; return; }
@@ -299,8 +348,8 @@ port_free() {
 
 # Before starting anything: the ports of what is not running yet must be free.
 check_ports() {
-    running_pid postgres >/dev/null || port_free "$PG_PORT" PG_PORT
-    running_pid redis >/dev/null || port_free "$REDIS_PORT" REDIS_PORT
+    [ "$PG_EXTERNAL" = 1 ] || running_pid postgres >/dev/null || port_free "$PG_PORT" PG_PORT
+    [ "$REDIS_EXTERNAL" = 1 ] || running_pid redis >/dev/null || port_free "$REDIS_PORT" REDIS_PORT
     if [ "$UP_ONLY_DATA" != 1 ] && ! running_pid nginx >/dev/null; then
         port_free "$HTTP_PORT" HTTP_PORT
         [ -z "$HTTPS_PORT" ] || port_free "$HTTPS_PORT" HTTPS_PORT
@@ -399,6 +448,7 @@ write_pg_settings() {
 
 start_postgres() {
     local pid port
+    [ "$PG_EXTERNAL" != 1 ] || return 0
     if pid=$(running_pid postgres); then
         port=$(pg_port)
         echo "$pid" >"$RUN/postgres.pid"
@@ -445,19 +495,20 @@ start_postgres() {
 }
 
 create_databases() {
-    local port db have
-    port=$(pg_port)
-    have=$("$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -XAtqc \
-        "SELECT datname FROM pg_database") || die "cannot list databases on 127.0.0.1:$port"
+    local db have
+    have=$("$PG_BIN/psql" -d "$(pg_base)/postgres" -XAtqc "SELECT datname FROM pg_database") ||
+        die "cannot list databases on $(pg_base)"
     for db in "${DATABASES[@]}"; do
         grep -qx "$db" <<<"$have" && continue
-        "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db" || die "createdb $db failed"
+        "$PG_BIN/psql" -d "$(pg_base)/postgres" -XAtqc "CREATE DATABASE $db" >/dev/null ||
+            die "CREATE DATABASE $db failed"
         say "created database $db"
     done
 }
 
 start_redis() {
     local pid
+    [ "$REDIS_EXTERNAL" != 1 ] || return 0
     if pid=$(running_pid redis); then
         say "redis already running (pid $pid, 127.0.0.1:$(redis_port))"
         [ "$(redis_port)" = "$REDIS_PORT" ] ||
@@ -517,7 +568,9 @@ migrate() {
         say "skipping migrations: ${BIN_DIR#"$ROOT"/}/microshopctl is not built"
         return 0
     fi
-    PG_PORT=$(pg_port) BIN_DIR=$BIN_DIR "$ROOT/tools/migrate-all.sh" || die "migrations failed"
+    [ "${UP_NO_MIGRATE:-0}" != 1 ] || return 0
+    PG_URL=$(pg_base) DB_PREFIX=$DB_PREFIX SERVICES_ONLY="${SERVICES[*]}" BIN_DIR=$BIN_DIR \
+        "$ROOT/tools/migrate-all.sh" || die "migrations failed"
 }
 
 # A new shop is not empty: seed a demo catalogue (SEED_PRODUCTS, default 200;
@@ -526,10 +579,10 @@ seed_catalogue() {
     local n=${SEED_PRODUCTS:-200} url count
     [ "$n" -gt 0 ] 2>/dev/null || return 0
     [ -d "$ROOT/migrations/product" ] && [ -x "$BIN_DIR/microshopctl" ] || return 0
-    url="postgresql://postgres@127.0.0.1:$(pg_port)/microshop_product"
+    url=$(db_url product)
     count=$(psql "$url" -tAc "SELECT count(*) FROM products" 2>/dev/null) || return 0
     [ "$count" = 0 ] || return 0
-    DATABASE_URL=$url REDIS_URL="redis://127.0.0.1:$(redis_port)/0" \
+    DATABASE_URL=$url REDIS_URL="$(redis_url)" \
         "$BIN_DIR/microshopctl" seed --products "$n" >/dev/null ||
         die "seeding the demo catalogue failed"
     say "seeded a demo catalogue of $n products (SEED_PRODUCTS=0 to skip)"
@@ -544,8 +597,8 @@ write_stand() {
     {
         echo "# Written by tools/up.sh on every run; read by bin/microshopctl for each"
         echo "# variable that is not set in its environment. Removed by make down."
-        echo "PG_URL=postgresql://postgres@127.0.0.1:$(pg_port)"
-        echo "REDIS_URL=redis://127.0.0.1:$(redis_port)/0"
+        echo "PG_URL=$(pg_base)"
+        echo "REDIS_URL=$(redis_url)"
         echo "JWT_SECRET=$JWT_SECRET"
         echo "JWT_REFRESH_SECRET=$JWT_REFRESH_SECRET"
     } >"$tmp"
@@ -554,8 +607,8 @@ write_stand() {
 
 # Environment of service $1's pool and worker.
 service_env() {
-    echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$(pg_port)/microshop_$1"
-    echo "REDIS_URL=redis://127.0.0.1:$(redis_port)/0"
+    echo "DATABASE_URL=$(db_url "$1")"
+    echo "REDIS_URL=$(redis_url)"
     echo "WORKERS=$WORKERS"
 }
 
@@ -745,6 +798,21 @@ main() {
     check_ports
     STARTING=1
     load_secrets
+    if [ -n "${UP_ONLY:-}" ]; then
+        # one component (or a few) again, the rest already running
+        local name svc
+        for name in $UP_ONLY; do
+            case $name in
+            postgres) start_postgres ;;
+            redis) start_redis ;;
+            nginx) start_nginx ;;
+            *-fcgi) start_pool "${name%-fcgi}" ;;
+            *-worker) start_worker "${name%-worker}" ;;
+            *) die "UP_ONLY: unknown component '$name'" ;;
+            esac
+        done
+        return 0
+    fi
     start_postgres
     if [ "$UP_ONLY_DATA" = 1 ]; then
         start_redis
@@ -766,7 +834,7 @@ main() {
             start_pool "$svc"
             if has_worker "$svc"; then
                 start_worker "$svc"
-            else
+            elif [ "${UP_NO_WORKERS:-0}" != 1 ]; then
                 say "note: ${BIN_DIR#"$ROOT"/}/$svc-worker is not built: skipping the $svc worker"
             fi
         done

@@ -1,7 +1,9 @@
 """End-to-end test harness: real PostgreSQL 15, Redis, each service's
 spawn-fcgi pool and worker (user by default; Cluster(services=("user",
-"product")) for more) and nginx (rendered by tools/render-nginx.sh), all on
-free loopback ports, all stopped by PID afterwards.
+"product")) for more) and nginx, all on free loopback ports. A cluster is a
+stand of tools/up.sh, the one orchestrator behind make up (VAR_DIR under the
+cluster's run directory), stopped by tools/down.sh; tests act on single
+components through the PIDs the stand keeps in var/run.
 
 Python 3 standard library only. The shared cluster of a test run is created by
 tests/e2e/run.py (harness.setup()); a test module may start extra pools,
@@ -10,8 +12,8 @@ registered here and stopped by teardown(), also after a failure or SIGTERM.
 
 Environment read here:
   MS_E2E_PGDATA, MS_E2E_PGPORT  reuse the PostgreSQL cluster tests/run.sh
-                                 started (data dir owned by postgres); else a
-                                 throwaway cluster is created under the workdir
+                                 started (a stand of tools/up.sh); else the
+                                 harness starts such a stand under the workdir
   MS_E2E_WORKDIR                 where logs and sockets go (default: a new temp dir)
   MS_RENDER_NGINX                the nginx config renderer (default tools/render-nginx.sh)
 """
@@ -291,37 +293,16 @@ def _runuser_pg(args, **kw):
 
 
 class PgServer:
-    """A PostgreSQL 15 cluster run as the postgres user: ours (initdb under
-    workdir) or the one tests/run.sh started (MS_E2E_PGDATA/MS_E2E_PGPORT)."""
+    """The run's PostgreSQL 15 cluster, a stand of tools/up.sh (tests/run.sh's,
+    MS_E2E_PGDATA/MS_E2E_PGPORT, or the harness's own when run on its own):
+    the tests stop, restart and SIGSTOP it by its data directory and PID."""
 
-    def __init__(self, workdir=None, datadir=None, port=None):
-        if datadir:
-            self.owned = False
-            self.datadir = datadir
-            self.port = int(port)
-        else:
-            self.owned = True
-            base = os.path.join(workdir, "pg")
-            os.makedirs(base, exist_ok=True)
-            shutil.chown(base, "postgres", "postgres")
-            os.chmod(base, 0o755)
-            self.datadir = os.path.join(base, "data")
-            self.port = free_port()
+    def __init__(self, datadir, port):
+        self.owned = False
+        self.datadir = datadir
+        self.port = int(port)
         self.logfile = os.path.join(os.path.dirname(self.datadir), "postgres.log")
         self._stopper = None
-
-    def init(self):
-        sockdir = os.path.dirname(self.datadir)
-        r = _runuser_pg([PG_BIN + "/initdb", "-D", self.datadir, "-A", "trust", "-U", "postgres",
-                         "-E", "UTF8", "--no-locale", "--no-sync"],
-                        capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("initdb failed: %s%s" % (r.stdout, r.stderr))
-        with open(os.path.join(self.datadir, "postgresql.conf"), "a") as f:
-            f.write("\n# microshop e2e\nport = %d\nlisten_addresses = '127.0.0.1'\n"
-                    "unix_socket_directories = '%s'\nfsync = off\nsynchronous_commit = off\n"
-                    "full_page_writes = off\ntimezone = 'UTC'\nlog_timezone = 'UTC'\n"
-                    "max_connections = 200\n" % (self.port, sockdir))
 
     def url(self, db="postgres"):
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
@@ -350,9 +331,6 @@ class PgServer:
             raise RuntimeError("pg_ctl start failed: %s%s\n%s" % (r.stdout, r.stderr,
                                                                   self._log_tail()))
         wait_until(self.ready, 30, 0.05, "PostgreSQL to accept connections")
-        if self.owned and self._stopper is None:
-            self._stopper = self.shutdown
-            _register_stopper(self._stopper)
 
     def ready(self):
         r = subprocess.run([PG_BIN + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port),
@@ -394,16 +372,13 @@ class PgServer:
         self._stopped = []
 
     def shutdown(self):
-        """Stop for good (owned clusters only, at teardown)."""
-        if self.owned:
-            self.stop("fast")
-        else:
-            self.sigcont()
-            if not self.running():  # a test left the shared cluster down: bring it back
-                try:
-                    self.start()
-                except Exception:  # noqa: BLE001
-                    pass
+        """At teardown: leave it running and resumed (its stand stops it)."""
+        self.sigcont()
+        if not self.running():  # a test left the shared cluster down: bring it back
+            try:
+                self.start()
+            except Exception:  # noqa: BLE001
+                pass
 
     def _log_tail(self, n=30):
         try:
@@ -445,208 +420,9 @@ class PgServer:
 # Redis
 # --------------------------------------------------------------------------
 
-class RedisServer:
-    def __init__(self, workdir, name="redis", appendonly=False):
-        self.dir = os.path.join(workdir, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
-        self.appendonly = appendonly
-        self.logfile = os.path.join(workdir, "logs", name + ".log")
-        self.proc = None
-        self._stopper = None
-
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
-
-    def start(self):
-        if self.pid:
-            return
-        log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--save", "", "--appendonly",
-             "yes" if self.appendonly else "no", "--daemonize", "no",
-             "--protected-mode", "no"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        wait_until(lambda: self.cmd("PING") == "PONG", 10, 0.02, "Redis to answer PING")
-        if self._stopper is None:
-            self._stopper = self.shutdown
-            _register_stopper(self._stopper)
-
-    def stop(self, keep_data=False):
-        """Stop Redis. keep_data=True: SAVE first, so the restart loads the data
-        (streams, revocations, user state) back; else the restart is empty."""
-        if not self.pid:
-            return
-        self.sigcont()
-        if keep_data and not self.appendonly:
-            self.cmd("SAVE")
-        kill_and_wait([self.proc.pid], signal.SIGTERM, 10, popen=self.proc)
-        self.proc.wait(timeout=5)
-        if not keep_data:
-            for fn in ("dump.rdb", "appendonly.aof"):
-                p = os.path.join(self.dir, fn)
-                if os.path.exists(p):
-                    os.unlink(p)
-            shutil.rmtree(os.path.join(self.dir, "appendonlydir"), ignore_errors=True)
-
-    def sigstop(self):
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def sigcont(self):
-        if self.pid:
-            os.kill(self.pid, signal.SIGCONT)
-
-    def shutdown(self):
-        self.stop(keep_data=False)
-
-    def cmd(self, *args):
-        return redis_command(self.port, *args)
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--raw"] +
-                           [str(a) for a in args], capture_output=True, text=True, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError("redis-cli failed: %s" % r.stderr)
-        return r.stdout
-
-
 # --------------------------------------------------------------------------
 # the user pool, the user worker, nginx
 # --------------------------------------------------------------------------
-
-class Pool:
-    """spawn-fcgi -n -s <sock> -M 0666 -- <bindir>/<service>-fcgi; with -n
-    spawn-fcgi execs the binary, so the Popen PID is the pool master. name
-    names the socket and the log (<name>.sock, <name>-pool.log)."""
-
-    def __init__(self, bindir, rundir, env, name="user", logdir=None, service="user"):
-        self.bindir = bindir
-        self.env = env
-        self.name = name
-        self.service = service
-        self.binary = service + "-fcgi"
-        self.sock = os.path.join(rundir, name + ".sock")
-        self.logfile = os.path.join(logdir or rundir, name + "-pool.log")
-        self.proc = None
-        self.exit_code = None
-        self.workers = int(env.get("WORKERS", "2"))
-        self._seen = set()
-
-    @property
-    def master_pid(self):
-        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
-
-    def start(self, timeout=20):
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(
-            ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--",
-             os.path.join(self.bindir, self.binary)],
-            env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True)
-        log.close()
-        _register_stopper(self.stop)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise RuntimeError("%s pool exited with %s:\n%s" % (
-                    self.service, self.proc.returncode, self.log_tail()))
-            return len(self.worker_pids()) >= self.workers
-        try:
-            wait_until(up, timeout, 0.02, "%d pool workers" % self.workers)
-        except TimeoutError as e:
-            raise RuntimeError("%s\n%s" % (e, self.log_tail())) from None
-
-    def worker_pids(self):
-        pid = self.master_pid
-        pids = sorted(children(pid)) if pid else []
-        self._seen.update(pids)
-        return pids
-
-    def _strays(self):
-        """Workers seen earlier that are still alive (e.g. outlived a killed master)."""
-        out = []
-        for p in self._seen:
-            try:
-                with open("/proc/%d/cmdline" % p, "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if self.binary.encode() in cmd and pid_alive(p):
-                out.append(p)
-        return out
-
-    def log_tail(self, n=40):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout=15):
-        """SIGTERM the master (graceful), wait; returns its exit code."""
-        if self.proc is None:
-            return self.exit_code
-        self.worker_pids()  # remember the current workers
-        if self.proc.poll() is None:
-            kill_and_wait([self.proc.pid], signal.SIGTERM, timeout, popen=self.proc)
-        try:
-            self.exit_code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.exit_code = None
-        kill_and_wait(self._strays(), signal.SIGKILL, 5)  # any that outlived the master
-        if os.path.exists(self.sock):
-            try:
-                os.unlink(self.sock)
-            except OSError:
-                pass
-        self.proc = None
-        _unregister_stopper(self.stop)
-        return self.exit_code
-
-
-class Daemon:
-    """A plain foreground process (a service's worker)."""
-
-    def __init__(self, argv, env, logfile):
-        self.argv, self.env, self.logfile = argv, env, logfile
-        self.proc = None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
-
-    def start(self):
-        log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        _register_stopper(self.stop)
-        time.sleep(0.05)
-        if self.proc.poll() is not None:
-            raise RuntimeError("%s exited at once (%s):\n%s" % (self.argv[0], self.proc.returncode,
-                                                                  _tail(self.logfile)))
-
-    def stop(self, timeout=10):
-        if self.proc is None:
-            return None
-        kids = descendants(self.proc.pid) if self.pid else []
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            kill_and_wait([self.proc.pid], signal.SIGTERM, timeout, popen=self.proc)
-        kill_and_wait(kids, signal.SIGKILL, 5)
-        rc = self.proc.wait(timeout=5)
-        self.proc = None
-        _unregister_stopper(self.stop)
-        return rc
-
 
 def _tail(path, n=40):
     try:
@@ -882,6 +658,257 @@ class User:
         return self.cluster.request(method, path, **kw)
 
 
+# --------------------------------------------------------------------------
+# a stand of tools/up.sh: the one orchestrator, also behind make up
+# --------------------------------------------------------------------------
+
+def _read_pid(path):
+    try:
+        with open(path) as f:
+            pid = int(f.readline().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def _wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.01)
+    return not pid_alive(pid)
+
+
+class Stand:
+    """tools/up.sh and tools/down.sh with VAR_DIR=var and env: what a test
+    cluster runs is started the way make up starts it (and stopped by PID, as
+    make down does). Test actions on single components (a SIGTERM, a kill -9,
+    a restart) use the PIDs the stand wrote under var/run."""
+
+    def __init__(self, var, env, log):
+        self.var, self.env, self.log = var, env, log
+        self.run_dir = os.path.join(var, "run")
+        self.log_dir = os.path.join(var, "log")
+
+    def _script(self, name, only=None, timeout=120):
+        env = dict(self.env)
+        if only:
+            env["UP_ONLY"] = only
+        r = subprocess.run([os.path.join(ROOT, "tools", name)], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=timeout)
+        with open(self.log, "a") as f:
+            f.write("$ %s%s -> %d\n%s%s" % (name, " (UP_ONLY=%s)" % only if only else "",
+                                             r.returncode, r.stdout, r.stderr))
+        return r
+
+    def up(self, only=None):
+        r = self._script("up.sh", only)
+        if r.returncode != 0:
+            raise RuntimeError("tools/up.sh failed (%d):\n%s%s" % (r.returncode, r.stdout[-3000:],
+                                                                   r.stderr[-3000:]))
+
+    def down(self):
+        return self._script("down.sh")
+
+    def pid(self, name):
+        return _read_pid(os.path.join(self.run_dir, name + ".pid"))
+
+    def logfile(self, name):
+        return os.path.join(self.log_dir, name + ".log")
+
+
+class StandPool:
+    """A service's pool in a stand: spawn-fcgi execs the master, whose PID the
+    stand keeps in var/run/<svc>-fcgi.pid."""
+
+    def __init__(self, stand, service, workers):
+        self.stand, self.service, self.workers = stand, service, workers
+        self.name = service + "-fcgi"
+        self.binary = self.name
+        self.sock = os.path.join(stand.run_dir, service + ".sock")
+        self.logfile = stand.logfile(self.name)
+        self._seen = set()
+        self._last_master = None
+
+    @property
+    def master_pid(self):
+        pid = self.stand.pid(self.name)
+        if pid:
+            self._last_master = pid
+        return pid
+
+    def worker_pids(self):
+        pid = self.master_pid
+        pids = sorted(children(pid)) if pid else []
+        self._seen.update(pids)
+        return pids
+
+    def wait_workers(self, timeout=20):
+        try:
+            wait_until(lambda: len(self.worker_pids()) >= self.workers, timeout, 0.02,
+                       "%d %s workers" % (self.workers, self.service))
+        except TimeoutError as e:
+            raise RuntimeError("%s\n%s" % (e, self.log_tail())) from None
+
+    def start(self, timeout=20):
+        self.stand.up(self.name)
+        self.wait_workers(timeout)
+
+    def exited_cleanly(self):
+        """The master's last words: SIGTERM ends with "pool stopped" (exit 0),
+        an info line; above LOG_LEVEL=info only a forced stop shows."""
+        tail = self.log_tail(5)
+        if self.stand.env.get("LOG_LEVEL", "info") in ("debug", "info"):
+            return '"msg":"pool stopped"' in tail
+        return "did not stop in time" not in tail
+
+    def wait_exit(self, timeout=15):
+        """Wait for the master (already signalled) to exit; 0 if it stopped
+        cleanly, else None."""
+        pid = self._last_master
+        if pid and not _wait_gone(pid, timeout):
+            return None
+        return 0 if self.exited_cleanly() else None
+
+    def _strays(self):
+        out = []
+        for p in self._seen:
+            try:
+                with open("/proc/%d/cmdline" % p, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if self.binary.encode() in cmd and pid_alive(p):
+                out.append(p)
+        return out
+
+    def log_tail(self, n=40):
+        return _tail(self.logfile, n)
+
+    def stop(self, timeout=15):
+        """SIGTERM the master (graceful), wait; 0 if it stopped cleanly."""
+        pid = self.master_pid
+        if not pid:
+            return None
+        self.worker_pids()
+        kill_and_wait([pid], signal.SIGTERM, timeout)
+        rc = 0 if self.exited_cleanly() else None
+        kill_and_wait(self._strays(), signal.SIGKILL, 5)
+        return rc
+
+
+class StandWorker:
+    """A service's worker in a stand (var/run/<svc>-worker.pid)."""
+
+    def __init__(self, stand, service):
+        self.stand, self.service = stand, service
+        self.name = service + "-worker"
+        self.logfile = stand.logfile(self.name)
+        self._last = None
+
+    @property
+    def pid(self):
+        pid = self.stand.pid(self.name)
+        if pid:
+            self._last = pid
+        return pid
+
+    def start(self):
+        self.stand.up(self.name)
+        time.sleep(0.05)
+        if not self.pid:
+            raise RuntimeError("%s exited at once:\n%s" % (self.name, _tail(self.logfile)))
+
+    def wait_exit(self, timeout=10):
+        return self._last is None or _wait_gone(self._last, timeout)
+
+    def stop(self, timeout=10):
+        pid = self.pid
+        if not pid:
+            return None
+        os.kill(pid, signal.SIGCONT)
+        kill_and_wait([pid], signal.SIGTERM, timeout)
+        return 0
+
+
+class StandRedis:
+    """The stand's Redis (var/run/redis.pid, var/redis), no persistence unless
+    appendonly."""
+
+    def __init__(self, stand, port, appendonly=False):
+        self.stand, self.port, self.appendonly = stand, port, appendonly
+        self.dir = os.path.join(stand.var, "redis")
+        self.logfile = stand.logfile("redis")
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    @property
+    def pid(self):
+        return self.stand.pid("redis")
+
+    def start(self):
+        if self.pid:
+            return
+        self.stand.up("redis")
+        wait_until(lambda: self.cmd("PING") == "PONG", 10, 0.02, "Redis to answer PING")
+
+    def stop(self, keep_data=False):
+        """Stop Redis. keep_data=True: SAVE first, so the restart loads the data
+        (streams, revocations, user state) back; else the restart is empty."""
+        pid = self.pid
+        if not pid:
+            return
+        self.sigcont()
+        if keep_data and not self.appendonly:
+            self.cmd("SAVE")
+        kill_and_wait([pid], signal.SIGTERM, 10)
+        if not keep_data:
+            for fn in ("dump.rdb", "appendonly.aof"):
+                p = os.path.join(self.dir, fn)
+                if os.path.exists(p):
+                    os.unlink(p)
+            shutil.rmtree(os.path.join(self.dir, "appendonlydir"), ignore_errors=True)
+
+    def sigstop(self):
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def sigcont(self):
+        if self.pid:
+            os.kill(self.pid, signal.SIGCONT)
+
+    def shutdown(self):
+        self.stop(keep_data=False)
+
+    def cmd(self, *args):
+        return redis_command(self.port, *args)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--raw"] +
+                           [str(a) for a in args], capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError("redis-cli failed: %s" % r.stderr)
+        return r.stdout
+
+
+class StandNginx:
+    def __init__(self, stand, port):
+        self.stand, self.port = stand, port
+        self.https_port = None
+
+    @property
+    def pid(self):
+        return self.stand.pid("nginx")
+
+    def stop(self, timeout=10):
+        pid = self.pid
+        if pid:
+            kids = descendants(pid)
+            kill_and_wait([pid], signal.SIGTERM, timeout)
+            kill_and_wait(kids, signal.SIGKILL, 5)
+
+
 class Cluster:
     """PostgreSQL (own or shared) + one database per service, migrated + Redis
     (shared by every service) + each service's pool and worker + nginx.
@@ -929,10 +956,18 @@ class Cluster:
         self.own_pg = pg is None
         self.redis = redis
         self.own_redis = redis is None
-        self.dbname = dbname or ("e2e_%s_%d_%s" % (name, os.getpid(), uuid.uuid4().hex[:6]))
+        # every service's database is <prefix><service> (tools/up.sh's DB_PREFIX);
+        # dbname= names another cluster's user database to share them all
+        if dbname:
+            if not dbname.endswith("user"):
+                raise ValueError("dbname must be a cluster's user database: %r" % dbname)
+            self.db_prefix = dbname[:-len("user")]
+        else:
+            self.db_prefix = "e2e_%s_%d_%s_" % (re.sub(r"[^a-z0-9]", "", name), os.getpid(),
+                                                uuid.uuid4().hex[:6])
+        self.dbname = self.db_prefix + "user"
         self.own_db = dbname is None
-        self.dbnames = {svc: self.dbname if svc == "user" else "%s_%s" % (self.dbname, svc)
-                        for svc in self.services}
+        self.dbnames = {svc: self.db_prefix + svc for svc in self.services}
         self.env_overrides = env or {}
         self.env_by_service = env_by_service or {}
         self.workers = workers
@@ -946,6 +981,7 @@ class Cluster:
         self.pools = {}
         self.service_workers = {}
         self.nginx = None
+        self.stand = None
         self.started = False
 
     @property
@@ -960,50 +996,63 @@ class Cluster:
 
     # ---- life cycle -------------------------------------------------------
     def start(self):
+        """Start the cluster as make up would (tools/up.sh, VAR_DIR under its
+        run directory, its own ports; PostgreSQL and a shared Redis as
+        servers of someone else's)."""
         _register_stopper(self.stop)
         if self.pg is None:
             if os.environ.get("MS_E2E_PGDATA"):
+                # tests/run.sh's, a stand of tools/up.sh
                 self.pg = PgServer(datadir=os.environ["MS_E2E_PGDATA"],
                                    port=os.environ["MS_E2E_PGPORT"])
-                _register_stopper(self.pg.shutdown)  # leaves it running, never stopped/stuck
             else:
-                self.pg = PgServer(workdir=self.workdir)
-                self.pg.init()
+                # run on its own (tests/e2e/run.py): the same kind of stand
+                data = Stand(os.path.join(self.workdir, "data-stand"), dict(
+                    base_env(), VAR_DIR=os.path.join(self.workdir, "data-stand"),
+                    UP_ONLY_DATA="1", PG_PORT=str(free_port()), REDIS_PORT=str(free_port()),
+                    PG_MAX_CONNECTIONS="200", REDIS_APPENDONLY="no",
+                    PG_SETTINGS="fsync=off synchronous_commit=off full_page_writes=off"),
+                    os.path.join(self.logdir, "data-stand.log"))
+                data.up()
+                _register_stopper(data.down)
+                self.pg = PgServer(datadir=os.path.join(data.var, "pg", "data"),
+                                   port=data.env["PG_PORT"])
+            _register_stopper(self.pg.shutdown)  # leaves it running, never stopped/stuck
             self.pg.start()
-        for svc in self.services:
-            if self.own_db:
-                self.pg.createdb(self.dbnames[svc])
-            if self.load_sql and svc == "user":
-                self.pg.psql_file(self.load_sql, self.dbname)
-            if self.migrate and self.has_migrations(svc):
-                r = self.microshopctl("migrate", svc, service=svc)
-                if r.returncode != 0:
-                    raise RuntimeError("microshopctl migrate %s failed (%d): %s%s" % (
-                        svc, r.returncode, r.stdout, r.stderr))
+        if not self.want_nginx:
+            raise ValueError("a cluster always has its nginx (tools/up.sh starts one)")
+        if self.own_db and self.load_sql:
+            # the fixture goes in before the migrations, as a database taken over would
+            self.pg.createdb(self.dbnames["user"])
+            self.pg.psql_file(self.load_sql, self.dbname)
+        self.var = os.path.join(self.rundir, "var")
+        port = free_port()
+        env = self.common_env()
+        env.update({"VAR_DIR": self.var, "BIN_DIR": self.bindir,
+                    "PG_URL": "postgresql://postgres@127.0.0.1:%d" % self.pg.port,
+                    "DB_PREFIX": self.db_prefix, "SERVICES_ONLY": " ".join(self.services),
+                    "HTTP_PORT": str(port), "HTTPS_PORT": "", "SEED_PRODUCTS": "0",
+                    "ACCESS_LOG": "off", "RATE_LIMIT": self.rate_limit or "off",
+                    "UP_NO_WORKERS": "0" if self.want_worker else "1",
+                    "UP_NO_MIGRATE": "0" if self.migrate else "1",
+                    "REDIS_APPENDONLY": "yes" if self.redis_appendonly else "no"})
+        if self.redis is not None:
+            env["REDIS_URL"] = self.redis.url()
+        else:
+            env["REDIS_PORT"] = str(free_port())
+        env.update(self.nginx_env or {})
+        self.stand = Stand(self.var, env, os.path.join(self.logdir, "%s-stand.log" % self.name))
+        self.stand.up()
         if self.redis is None:
-            self.redis = RedisServer(self.workdir, name=self.name + "-redis",
-                                     appendonly=self.redis_appendonly)
-            self.redis.start()
+            self.redis = StandRedis(self.stand, int(env["REDIS_PORT"]), self.redis_appendonly)
         for svc in self.services:
-            pool = Pool(self.bindir, self.rundir, self.service_env(svc),
-                        name="%s-%s" % (self.name, svc), logdir=self.logdir, service=svc)
+            pool = StandPool(self.stand, svc, self.workers)
+            pool.wait_workers()
             self.pools[svc] = pool
-            pool.start()
-            binary = os.path.join(self.bindir, svc + "-worker")
-            if self.want_worker and (svc == "user" or os.access(binary, os.X_OK)):
-                w = Daemon([binary], self.service_env(svc),
-                           os.path.join(self.logdir, "%s-%s-worker.log" % (self.name, svc)))
-                self.service_workers[svc] = w
-                w.start()
-        if self.want_nginx:
-            self.nginx = Nginx(os.path.join(self.rundir, "nginx"), self.pool.sock,
-                               rate_limit=self.rate_limit, extra_env=self.nginx_env,
-                               upstreams={svc: p.sock for svc, p in self.pools.items()})
-            self.nginx.start()
-            for svc in self.services:
-                wait_until(lambda: self.request("GET", "/health/%s/live" % svc).status == 200 or
-                           self.request("GET", "/health/%s" % svc).status == 200, 15, 0.05,
-                           "GET /health/%s[/live] through nginx" % svc)
+            if self.want_worker and os.access(os.path.join(self.bindir, svc + "-worker"),
+                                              os.X_OK):
+                self.service_workers[svc] = StandWorker(self.stand, svc)
+        self.nginx = StandNginx(self.stand, port)
         self.started = True
         return self
 
@@ -1015,19 +1064,16 @@ class Cluster:
     def database_url(self, service="user"):
         return self.pg.url(self.dbnames[service])
 
-    def service_env(self, service="user", **more):
-        """Environment of a service's pool, worker and microshopctl: its own
-        DATABASE_URL, the shared REDIS_URL and JWT secret."""
-        if service not in self.dbnames:
-            raise ValueError("%s is not a service of cluster %s" % (service, self.name))
+    def common_env(self):
+        """What every service of the cluster gets besides its DATABASE_URL and
+        REDIS_URL (tools/up.sh passes its environment through)."""
         env = base_env()
         env.update({
-            "DATABASE_URL": self.database_url(service),
-            "REDIS_URL": self.redis.url() if self.redis else "",
             "BCRYPT_COST": "4",
             "WORKERS": str(self.workers),
             "LOG_LEVEL": "info",
             "JWT_SECRET": NODE_SECRET,
+            "JWT_REFRESH_SECRET": NODE_REFRESH_SECRET,
             "DB_CONNECT_TIMEOUT_MS": "1000",
             "REDIS_TIMEOUT_MS": "1000",
             "DB_STATEMENT_TIMEOUT_MS": "2000",
@@ -1035,35 +1081,44 @@ class Cluster:
             "MAX_REQUESTS": "100000",
         })
         env.update(self.env_overrides)
+        return env
+
+    def service_env(self, service="user", **more):
+        """Environment of a service's pool, worker and microshopctl: its own
+        DATABASE_URL, the shared REDIS_URL and JWT secret."""
+        if service not in self.dbnames:
+            raise ValueError("%s is not a service of cluster %s" % (service, self.name))
+        env = self.common_env()
+        env.update({"DATABASE_URL": self.database_url(service),
+                    "REDIS_URL": self.redis.url() if self.redis else ""})
         env.update(self.env_by_service.get(service, {}))
         env.update(more)
         return env
 
     def stop(self):
-        """Stop what this cluster started, by PID, newest first."""
-        parts = [("nginx", self.nginx)]
-        parts += [("%s worker" % svc, self.service_workers.get(svc))
-                  for svc in reversed(self.services)]
-        parts += [("%s pool" % svc, self.pools.get(svc)) for svc in reversed(self.services)]
-        for part, obj in parts:
-            if obj is not None:
-                try:
-                    rc = obj.stop()
-                    if part != "nginx" and rc not in (0, None):
-                        print("harness: warning: %s %s exited with status %s on SIGTERM" % (
-                            self.name, part, rc))
-                except Exception as e:  # noqa: BLE001
-                    print("harness: stopping %s %s: %r" % (self.name, part, e), file=sys.stderr)
-        if self.pg is not None:
-            self.pg.sigcont()
-        if self.own_redis and self.redis is not None:
-            self.redis.shutdown()
+        """Stop what this cluster started: tools/down.sh, by PID, newest first."""
+        if getattr(self, "stand", None) is not None:
+            if self.pg is not None:
+                self.pg.sigcont()
+            if self.redis is not None and not self.own_redis:
+                pass  # someone else's
+            elif self.redis is not None:
+                self.redis.sigcont()
+            for svc, pool in self.pools.items():
+                pool.worker_pids()  # remember them, for the strays below
+            r = self.stand.down()
+            if r.returncode != 0:
+                print("harness: warning: %s: tools/down.sh failed (%d): %s%s" % (
+                    self.name, r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+            for svc, pool in self.pools.items():
+                if not pool.exited_cleanly():
+                    print("harness: warning: %s %s pool did not log a clean stop" % (
+                        self.name, svc))
+                kill_and_wait(pool._strays(), signal.SIGKILL, 5)
+            self.stand = None
         if self.own_db and self.pg is not None and self.pg.running():
-            if not self.pg.owned:
-                for svc in reversed(self.services):
-                    self.pg.dropdb(self.dbnames[svc])
-        if self.own_pg and self.pg is not None and self.pg.owned:
-            self.pg.shutdown()
+            for svc in reversed(self.services):
+                self.pg.dropdb(self.dbnames[svc])
         _unregister_stopper(self.stop)
         self.started = False
 

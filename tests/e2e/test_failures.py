@@ -279,8 +279,9 @@ class PoolLifecycle(E2ECase):
         time.sleep(0.08)
         os.kill(master, signal.SIGTERM)
         t.join(30)
-        rc = self.p.pool.proc.wait(timeout=15)
-        self.assertEqual(rc, 0, "the pool master exited with %s" % rc)
+        rc = self.p.pool.wait_exit(timeout=15)
+        self.assertEqual(rc, 0, "the pool master did not stop cleanly:\n%s" %
+                         self.p.pool.log_tail(10))
         for w in workers:
             self.assertFalse(harness.pid_alive(w), "worker %d outlived the master" % w)
         self.assertEqual(result["r"].status, 200, "in-flight request: %r" % (result["r"],))

@@ -279,7 +279,7 @@ class EventsMatrix(Matrix):
                 stream = self.burst(service, 2000)
                 wait_until(lambda: self.c.redis_cmd("XLEN", stream) > 0, 10, 0.002, "relaying")
                 os.kill(worker.pid, signal.SIGKILL)
-                worker.proc.wait(5)
+                self.assertTrue(worker.wait_exit(5), "the worker outlived kill -9")
                 self.assertLess(self.c.redis_cmd("XLEN", stream), 2000, "killed too late")
                 worker.start()
                 self.assertEachOnce(service, stream, 2000)
