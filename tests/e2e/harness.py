@@ -6,16 +6,16 @@ cluster's run directory), stopped by tools/down.sh; tests act on single
 components through the PIDs the stand keeps in var/run.
 
 Python 3 standard library only. The shared cluster of a test run is created by
-tests/e2e/run.py (harness.setup()); a test module may start extra pools,
-nginx instances or whole clusters; every process started anywhere is
-registered here and stopped by teardown(), also after a failure or SIGTERM.
+tests/e2e/run.py (harness.setup()); a test module may start clusters of its
+own (new_cluster: another stand, possibly on the same databases and Redis);
+every stand is registered here and stopped by teardown(), also after a
+failure or SIGTERM.
 
 Environment read here:
   MS_E2E_PGDATA, MS_E2E_PGPORT  reuse the PostgreSQL cluster tests/run.sh
                                  started (a stand of tools/up.sh); else the
                                  harness starts such a stand under the workdir
   MS_E2E_WORKDIR                 where logs and sockets go (default: a new temp dir)
-  MS_RENDER_NGINX                the nginx config renderer (default tools/render-nginx.sh)
 """
 
 import atexit
@@ -432,128 +432,6 @@ def _tail(path, n=40):
         return ""
 
 
-def upstream_var(service):
-    """UPSTREAM_<SVC>, the render-nginx.sh variable of a service's pool."""
-    return "UPSTREAM_" + re.sub(r"[^A-Z0-9]", "_", service.upper())
-
-
-def render_nginx_script():
-    return os.environ.get("MS_RENDER_NGINX") or os.path.join(ROOT, "tools", "render-nginx.sh")
-
-
-class Nginx:
-    """nginx rendered by tools/render-nginx.sh. upstream_sock: the user pool's
-    socket; upstreams: {service: socket} of the other services (UPSTREAM_<SVC>;
-    a service left out answers its routes with the JSON 503)."""
-
-    def __init__(self, rundir, upstream_sock, rate_limit="off", extra_env=None, https=False,
-                 upstreams=None):
-        self.rundir = rundir
-        os.makedirs(rundir, exist_ok=True)
-        self.port = free_port()
-        self.https_port = free_port() if https else None
-        self.upstream_sock = upstream_sock
-        self.upstreams = dict(upstreams or {})
-        self.rate_limit = rate_limit
-        self.extra_env = extra_env or {}
-        self.conf = os.path.join(rundir, "nginx.conf")
-        self.proc = None
-        self.pid = None
-
-    def render(self):
-        env = base_env()
-        cert_dir = os.path.join(self.rundir, "cert")
-        if self.https_port:
-            self._make_cert(cert_dir)
-        env.update({"RUN_DIR": self.rundir, "HTTP_PORT": str(self.port),
-                    "HTTPS_PORT": str(self.https_port) if self.https_port else "",
-                    "CERT_DIR": cert_dir,
-                    "UPSTREAM_USER": "unix:" + self.upstream_sock, "ACCESS_LOG": "off"})
-        for svc, sock in self.upstreams.items():
-            if svc != "user":
-                env[upstream_var(svc)] = "unix:" + sock
-        if self.rate_limit is not None:
-            env["RATE_LIMIT"] = self.rate_limit
-        env.update(self.extra_env)
-        script = render_nginx_script()
-        r = subprocess.run([script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30)
-        if r.returncode != 0 or not r.stdout.strip():
-            raise RuntimeError("%s failed (%d): %s" % (script, r.returncode, r.stderr))
-        with open(self.conf, "w") as f:
-            f.write(r.stdout)
-
-    @staticmethod
-    def _make_cert(cert_dir):
-        os.makedirs(cert_dir, exist_ok=True)
-        if os.path.exists(os.path.join(cert_dir, "server.crt")):
-            return
-        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                            "-keyout", os.path.join(cert_dir, "server.key"),
-                            "-out", os.path.join(cert_dir, "server.crt")],
-                           capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError("openssl req failed: %s" % r.stderr)
-
-    def _pidfile(self):
-        with open(self.conf) as f:
-            text = f.read()
-        m = re.search(r"^\s*pid\s+([^;\s]+)\s*;", text, re.M)
-        if not m:
-            return None
-        p = m.group(1)
-        return p if os.path.isabs(p) else os.path.join(self.rundir, p)
-
-    def start(self, timeout=15):
-        self.render()
-        log = open(os.path.join(self.rundir, "nginx.stderr"), "ab")
-        prefix = self.rundir.rstrip("/") + "/"
-        with open(self.conf) as f:
-            has_daemon = re.search(r"^\s*daemon\s", f.read(), re.M) is not None
-        # In the foreground unless the config says otherwise: the Popen PID is then the master.
-        argv = ["nginx", "-c", self.conf, "-p", prefix] + ([] if has_daemon else ["-g", "daemon off;"])
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True)
-        log.close()
-        _register_stopper(self.stop)
-
-        def listening():
-            rc = self.proc.poll()
-            if rc not in (None, 0):
-                raise RuntimeError("nginx exited with %d: %s" % (
-                    rc, _tail(os.path.join(self.rundir, "nginx.stderr"))))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return True
-            except OSError:
-                return False
-        try:
-            wait_until(listening, timeout, 0.02, "nginx on port %d" % self.port)
-        except TimeoutError as e:
-            raise RuntimeError("%s: %s" % (e, _tail(os.path.join(self.rundir, "nginx.stderr"))))
-        if not has_daemon:
-            self.pid = self.proc.pid  # daemon off: the Popen process is the master
-        else:
-            pf = self._pidfile()
-            self.proc.wait(timeout=10)
-            self.pid = wait_until(lambda: int(open(pf).read().strip()), 5, 0.02, "nginx pid file")
-
-    def stop(self, timeout=10):
-        if self.pid and pid_alive(self.pid):
-            kids = descendants(self.pid)
-            kill_and_wait([self.pid], signal.SIGTERM, timeout,
-                          popen=self.proc if self.proc and self.proc.pid == self.pid else None)
-            kill_and_wait(kids, signal.SIGKILL, 5)
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        self.pid = None
-        _unregister_stopper(self.stop)
-
-
 # --------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------
@@ -933,7 +811,7 @@ class Cluster:
     def __init__(self, bindir, workdir=None, name="main", pg=None, redis=None, dbname=None,
                  env=None, workers=2, worker=True, nginx=True, migrate=True, load_sql=None,
                  redis_appendonly=False, rate_limit="off", nginx_env=None, services=("user",),
-                 env_by_service=None):
+                 env_by_service=None, https=False):
         self.bindir = os.path.abspath(bindir)
         self.name = name
         self.services = tuple(services)
@@ -982,6 +860,7 @@ class Cluster:
         self.service_workers = {}
         self.nginx = None
         self.stand = None
+        self.https = https
         self.started = False
 
     @property
@@ -1031,7 +910,8 @@ class Cluster:
         env.update({"VAR_DIR": self.var, "BIN_DIR": self.bindir,
                     "PG_URL": "postgresql://postgres@127.0.0.1:%d" % self.pg.port,
                     "DB_PREFIX": self.db_prefix, "SERVICES_ONLY": " ".join(self.services),
-                    "HTTP_PORT": str(port), "HTTPS_PORT": "", "SEED_PRODUCTS": "0",
+                    "HTTP_PORT": str(port), "SEED_PRODUCTS": "0",
+                    "HTTPS_PORT": str(free_port()) if self.https else "",
                     "ACCESS_LOG": "off", "RATE_LIMIT": self.rate_limit or "off",
                     "UP_NO_WORKERS": "0" if self.want_worker else "1",
                     "UP_NO_MIGRATE": "0" if self.migrate else "1",
@@ -1053,6 +933,8 @@ class Cluster:
                                               os.X_OK):
                 self.service_workers[svc] = StandWorker(self.stand, svc)
         self.nginx = StandNginx(self.stand, port)
+        if self.https:
+            self.nginx.https_port = int(env["HTTPS_PORT"])
         self.started = True
         return self
 

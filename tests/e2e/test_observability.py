@@ -191,14 +191,15 @@ class RateLimit(E2ECase):
     """nginx answers 429 with the JSON envelope when a rate limit is on."""
 
     def test_429_json(self):
-        ng = harness.Nginx(os.path.join(self.c.rundir, "nginx-ratelimit"), self.c.pool.sock,
-                           rate_limit="on",
-                           extra_env={"RATE_LIMIT_AUTH": "1r/m", "RATE_LIMIT_AUTH_BURST": "2"})
-        ng.start()
+        # a second stand on the same databases and Redis, its nginx limited
+        ng = harness.new_cluster(name="ratelimit", redis=self.c.redis, dbname=self.c.dbname,
+                                 migrate=False, worker=False, rate_limit="on",
+                                 nginx_env={"RATE_LIMIT_AUTH": "1r/m",
+                                            "RATE_LIMIT_AUTH_BURST": "2"})
         try:
             statuses, last = [], None
             for _ in range(8):
-                r = harness.http_request(ng.port, "POST", "/api/auth/login",
+                r = harness.http_request(ng.nginx.port, "POST", "/api/auth/login",
                                          body={"email": uniq_email(), "password": PASSWORD})
                 statuses.append(r.status)
                 if r.status == 429:
@@ -222,19 +223,21 @@ class TlsAndHeaders(E2ECase):
     headers."""
 
     def test_https_and_security_headers(self):
-        ng = harness.Nginx(os.path.join(self.c.rundir, "nginx-tls"), self.c.pool.sock, https=True)
-        ng.start()
+        # a second stand with TLS: make up's self-signed certificate
+        ng = harness.new_cluster(name="tls", redis=self.c.redis, dbname=self.c.dbname,
+                                 migrate=False, worker=False, https=True)
         try:
             u = self.c.make_user()
-            r = harness.http_request(ng.https_port, "GET", "/api/auth/me", token=u.token, tls=True)
+            r = harness.http_request(ng.nginx.https_port, "GET", "/api/auth/me", token=u.token,
+                                     tls=True)
             self.assertOk(r)
             self.assertIn("strict-transport-security", r.headers)
-            r = harness.http_request(ng.https_port, "GET", "/health/user", tls=True)
+            r = harness.http_request(ng.nginx.https_port, "GET", "/health/user", tls=True)
             self.assertEqual(r.status, 200, r)
-            r = harness.http_request(ng.port, "GET", "/api/auth/me", token=u.token)
+            r = harness.http_request(ng.nginx.port, "GET", "/api/auth/me", token=u.token)
             self.assertOk(r)
             self.assertNotIn("strict-transport-security", r.headers)
-            for resp in (r, harness.http_request(ng.port, "GET", "/api/auth/me")):
+            for resp in (r, harness.http_request(ng.nginx.port, "GET", "/api/auth/me")):
                 self.assertEqual(resp.headers.get("x-content-type-options"), "nosniff", resp.headers)
         finally:
             ng.stop()
