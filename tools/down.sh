@@ -51,27 +51,26 @@ stop_component() {
     [ "$pgid" = "$pid" ] || pgid="" # not a group leader: signal the PID alone
 
     kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + timeout))
-    while ((SECONDS < deadline)); do
-        if ! pid_is "$pid" "$name" && { [ -z "$pgid" ] || ! group_alive "$pgid"; }; then
-            rm -f "$f"
-            say "stopped $name (pid $pid)"
-            return 0
-        fi
-        sleep 0.1
-    done
+    gone_within "$timeout" stopped && return 0
     warn "$name (pid $pid) still running after ${timeout}s: SIGKILL"
     if [ -n "$pgid" ]; then kill -KILL -- "-$pgid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
-    deadline=$((SECONDS + 5))
+    gone_within 5 killed && return 0
+    warn "$name (pid $pid) survived SIGKILL"
+    return 1
+}
+
+# Wait up to $1 s for stop_component's process (and its group) to be gone;
+# then forget its pid file and say "$2 <name>". Uses the caller's locals.
+gone_within() {
+    local deadline=$((SECONDS + $1))
     while ((SECONDS < deadline)); do
         if ! pid_is "$pid" "$name" && { [ -z "$pgid" ] || ! group_alive "$pgid"; }; then
             rm -f "$f"
-            say "killed $name (pid $pid)"
+            say "$2 $name (pid $pid)"
             return 0
         fi
         sleep 0.1
     done
-    warn "$name (pid $pid) survived SIGKILL"
     return 1
 }
 
