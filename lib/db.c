@@ -162,6 +162,20 @@ static int result_ok(const PGresult *r)
 }
 
 /* Prepare every statement of the table on a fresh connection. */
+/* After PQsend…(): sent is its result. The statement's result into *r, or
+ * MS_EUNAVAIL when it could not be sent or did not come back in time (the
+ * connection is then dropped). */
+static int await_result(struct ms_db *db, int sent, const char *what, int64_t deadline,
+                        PGresult **r)
+{
+    if (!sent) {
+        ms_log(MS_LOG_WARN, "could not send %s: %s", what, PQerrorMessage(db->conn));
+        drop(db);
+        return MS_EUNAVAIL;
+    }
+    return collect(db, deadline, r);
+}
+
 static int prepare_all(struct ms_db *db)
 {
     for (int i = 0; i < db->nstmts; i++) {
@@ -170,14 +184,10 @@ static int prepare_all(struct ms_db *db)
         PGresult *r = NULL;
         int rc;
 
-        if (!PQsendPrepare(db->conn, db->stmts[i].name, db->stmts[i].text, db->stmts[i].nparams,
-                           NULL)) {
-            ms_log(MS_LOG_WARN, "could not send PREPARE %s: %s", db->stmts[i].name,
-                   PQerrorMessage(db->conn));
-            drop(db);
-            return MS_EUNAVAIL;
-        }
-        rc = collect(db, deadline, &r);
+        rc = await_result(db,
+                          PQsendPrepare(db->conn, db->stmts[i].name, db->stmts[i].text,
+                                        db->stmts[i].nparams, NULL),
+                          db->stmts[i].name, deadline, &r);
         if (rc < 0)
             return rc;
         if (!result_ok(r)) {
@@ -369,13 +379,7 @@ static int run(struct ms_db *db, struct ms_arena *arena, const char *name, const
         sent = PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
     else
         sent = PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (!sent) {
-        ms_log(MS_LOG_WARN, "could not send %s: %s", name ? name : "query",
-               PQerrorMessage(db->conn));
-        drop(db);
-        return MS_EUNAVAIL;
-    }
-    rc = collect(db, deadline, &r);
+    rc = await_result(db, sent, name ? name : "query", deadline, &r);
     if (rc < 0)
         return rc;
     if (!result_ok(r)) {

@@ -26,6 +26,8 @@ import re
 import subprocess
 import unittest
 
+import harness
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOC = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -33,8 +35,9 @@ DOC = os.path.join(ROOT, "docs", "openapi.yaml")
 # Served by nginx itself (location = /health), not by a pool: the only
 # operation the document may have beyond the router's routes.
 NGINX_ONLY = {("GET", "/health")}
-# The services whose routers the document covers (<service>-fcgi --routes).
-SERVICES = ("user", "product")
+# The services whose routers the document covers (<service>-fcgi --routes):
+# every service of services.list, so a new one must be documented.
+SERVICES = harness.SERVICES
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
