@@ -68,8 +68,10 @@ int main(int argc, char **argv)
             snprintf(last, sizeof last, "0-0");
     }
     for (int i = 0; i < n; i++) {
-        PGresult *res = PQexec(pg, "INSERT INTO outbox (stream, type, data) "
-                                   "VALUES ('" STREAM "', 'bench.ping', '{}')");
+        PGresult *res = PQexecParams(pg,
+                                     "INSERT INTO outbox (stream, type, data) "
+                                     "VALUES ($1, 'bench.ping', '{}')",
+                                     1, NULL, (const char *[]){ STREAM }, NULL, NULL, 0);
         double t1 = now_ms();
         redisReply *r;
 
@@ -95,7 +97,8 @@ int main(int argc, char **argv)
 
         freeReplyObject(r);
     }
-    PQclear(PQexec(pg, "DELETE FROM outbox WHERE stream = '" STREAM "'"));
+    PQclear(PQexecParams(pg, "DELETE FROM outbox WHERE stream = $1", 1, NULL,
+                         (const char *[]){ STREAM }, NULL, NULL, 0));
     redisFree(rc);
     PQfinish(pg);
     free(lat);

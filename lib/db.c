@@ -208,20 +208,27 @@ static int prepare_all(struct ms_db *db)
 static int listen_channel(struct ms_db *db)
 {
     char sql[96];
-    PGresult *r;
-    int ok;
+    PGresult *r = NULL;
+    int64_t deadline =
+        ms_clock_mono_us() + (int64_t)(db->statement_timeout_ms + CLIENT_MARGIN_MS) * 1000;
+    int rc;
 
     if (!db->channel[0])
         return MS_OK;
+    /* the channel is an identifier checked by ms_db_listen: it cannot be a parameter */
     snprintf(sql, sizeof sql, "LISTEN %s", db->channel);
-    r = PQexec(db->conn, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        ms_log(MS_LOG_WARN, "LISTEN %s failed: %s", db->channel, PQerrorMessage(db->conn));
+    rc = await_result(db, PQsendQueryParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
+                      deadline, &r);
+    if (rc < 0)
+        return rc;
+    if (!result_ok(r)) {
+        ms_log(MS_LOG_WARN, "LISTEN %s failed: %s", db->channel,
+               PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "");
+        PQclear(r);
         drop(db);
         return MS_EUNAVAIL;
     }
+    PQclear(r);
     return MS_OK;
 }
 

@@ -26,6 +26,7 @@
 #include "lib/db.h"
 #include "lib/err.h"
 #include "lib/outbox.h"
+#include "tests/unit/pgtest.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -35,27 +36,9 @@ static struct ms_ctx ctx;
 static PGconn *admin;
 static char stream[96], other[96], group[64];
 
-static void admin_exec(const char *sql)
-{
-    PGresult *r = PQexec(admin, sql);
-    ExecStatusType st = PQresultStatus(r);
-
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    PQclear(r);
-}
-
-static long admin_long(const char *sql, const char *param)
-{
-    PGresult *r = PQexecParams(admin, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
-    long v;
-
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+/* SQL on this file's admin connection (tests/unit/pgtest.h). */
+#define admin_exec(sql) ms_test_sql(admin, (sql))
+#define admin_long(sql, param) ms_test_sql_long(admin, (sql), (param))
 
 static void setup(void)
 {
@@ -135,7 +118,7 @@ static void publish(const char *s, const char *type, const char *id, char *id_ou
     char uuid[40];
 
     if (!id) {
-        PGresult *r = PQexec(admin, "SELECT gen_random_uuid()");
+        PGresult *r = PQexecParams(admin, "SELECT gen_random_uuid()", 0, NULL, NULL, NULL, NULL, 0);
 
         FMT(uuid, "%s", PQgetvalue(r, 0, 0));
         PQclear(r);
@@ -487,15 +470,24 @@ START_TEST(postgresql_restarted_mid_stream_loses_nothing)
 {
     const char *data = getenv("MS_TEST_PGDATA");
     struct ms_consumer *c = consumer(record, 200, 50);
-    char cmd[1024];
+    pid_t pid;
+    int status;
 
     ck_assert_msg(data && *data, "MS_TEST_PGDATA (the unit cluster's data directory) is not set");
     write_events(200);
     flow_until(c, 40, 100);
     ck_assert_int_lt(consumed(1), 200); /* mid-stream */
-    FMT(cmd, "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '%s' -m fast -w -t 60 "
-             "restart >/dev/null 2>&1", data);
-    ck_assert_int_eq(system(cmd), 0);
+    /* pg_ctl restart as the cluster's owner, no shell in between */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/usr/sbin/runuser", "runuser", "-u", "postgres", "--",
+              "/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "60",
+              "-s", "restart", (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pg_ctl restart failed");
     PQfinish(admin);
     admin = PQconnectdb(getenv("MS_TEST_DATABASE_URL"));
     ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "%s", PQerrorMessage(admin));

@@ -16,6 +16,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "tests/unit/ports.h"
+#include "tests/unit/pgtest.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -40,30 +41,9 @@ static double elapsed_ms(int64_t t0_us)
     return (double)(ms_clock_mono_us() - t0_us) / 1000.0;
 }
 
-/* Run sql on the admin connection; fails the test on an error. */
-static void admin_exec(const char *sql)
-{
-    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    PQclear(r);
-}
-
-/* The single value of a one-row query on the admin connection, as a long. */
-static long admin_long(const char *sql)
-{
-    PGresult *r;
-    long v;
-
-    r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+/* SQL on this file's admin connection (tests/unit/pgtest.h). */
+#define admin_exec(sql) ms_test_sql(admin, (sql))
+#define admin_long(sql) ms_test_sql_long(admin, (sql), NULL)
 
 static long rows_in_table(void)
 {

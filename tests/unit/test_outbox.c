@@ -22,6 +22,7 @@
 #include "lib/err.h"
 #include "lib/metrics.h"
 #include "tests/unit/ports.h"
+#include "tests/unit/pgtest.h"
 #include "tests/unit/suites.h"
 #include "lib/banned.h"
 
@@ -188,27 +189,9 @@ static void scratch_drop(void)
 
 /* ---- per test ---- */
 
-static void admin_exec(const char *sql)
-{
-    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    PQclear(r);
-}
-
-static long admin_long(const char *sql)
-{
-    PGresult *r = PQexecParams(admin, sql, 0, NULL, NULL, NULL, NULL, 0);
-    long v;
-
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(admin));
-    v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+/* SQL on this file's admin connection (tests/unit/pgtest.h). */
+#define admin_exec(sql) ms_test_sql(admin, (sql))
+#define admin_long(sql) ms_test_sql_long(admin, (sql), NULL)
 
 static long pending_rows(void)
 {
